@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both go through `make install`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.install-stamp
+
+.PHONY: install run test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[worker,desktop,local,dev]'
+	touch $(STAMP)
+
+# Opens the desktop app on the embedded local cloud; with no display, classifies samples/ headless.
+run: install
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ -x $(VENV)/bin/imgrec-desktop ] && $(PY) -c 'import desktop.app' 2>/dev/null; then \
+		$(VENV)/bin/imgrec-desktop; \
+	else \
+		echo "no display: classifying samples/ headless"; \
+		$(VENV)/bin/imgrec classify samples --out results.csv; \
+	fi
+
+test: install
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	$(PY) bench/throughput.py
+	$(PY) bench/scaling_local.py
+	$(PY) bench/scaling_sim.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,140 @@
+"""`imgrec`: the headless commands. Each handler is imported only when its command runs,
+so `imgrec classify` never imports torch and `imgrec worker` never imports Qt."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from shared.config import ConfigError, load_config
+
+# command -> "module:function"; each handler is handler(cfg, args) -> exit code
+HANDLERS = {
+    "classify": "cloud.client_commands:classify",
+    "results": "cloud.client_commands:results",
+    "provision": "cloud.client_commands:provision",
+    "status": "cloud.client_commands:status",
+    "up": "cloud.embedded:up_command",
+    "predict": "cloud.worker.commands:predict",
+    "worker": "cloud.worker.commands:worker",
+    "scaler": "cloud.scaler.commands:scaler",
+    "ami": "cloud.ami.commands:ami",
+}
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target")
+    group.add_argument("--config", metavar="TOML", help="settings file (default ~/.config/imgrec/config.toml)")
+    group.add_argument("--endpoint", dest="endpoint_url", metavar="URL",
+                       help="S3/SQS endpoint, e.g. a running `imgrec up` (default: AWS, or an embedded cloud)")
+    group.add_argument("--profile", help="AWS profile")
+    group.add_argument("--region", help="AWS region")
+    group.add_argument("-v", "--verbose", action="store_true", help="log more")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="imgrec", description="Elastic image recognition: S3 + SQS + classifier workers.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("classify", help="upload images, classify them through the cloud, print/save results")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders (recursive)")
+    p.add_argument("--out", metavar="CSV", help="write results here (default: print a table)")
+    p.add_argument("--local", action="store_true", help="always use an embedded local cloud for this run")
+    p.add_argument("--workers", type=int, metavar="N", help="embedded cloud: fixed number of local workers")
+    p.add_argument("--max-workers", type=int, metavar="N", help="embedded cloud: the autoscaler's cap")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.add_argument("--timeout", type=float, dest="result_timeout", metavar="S",
+                   help="give up after this many seconds without a new result")
+    _common(p)
+
+    p = sub.add_parser("results", help="re-collect a job's results from the output bucket")
+    p.add_argument("job_id", metavar="JOB_ID")
+    p.add_argument("--out", metavar="CSV")
+    _common(p)
+
+    p = sub.add_parser("predict", help="classify in this process, no cloud: the reference for the cloud path")
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--out", metavar="CSV")
+    p.add_argument("--model", help="model name (default efficientnet-lite0)")
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("--config", metavar="TOML")
+
+    p = sub.add_parser("up", help="run the embedded local cloud in the foreground")
+    p.add_argument("--port", type=int, help="moto server port (default: a free one)")
+    p.add_argument("--workers", type=int, metavar="N", help="a fixed number of workers instead of the autoscaler")
+    p.add_argument("--min-workers", type=int, dest="min_workers", metavar="N")
+    p.add_argument("--max-workers", type=int, dest="max_workers", metavar="N")
+    p.add_argument("--scaler-log", metavar="PATH", help="append one JSON object per scaler tick")
+    p.add_argument("--model")
+    p.add_argument("--config", metavar="TOML")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+    p = sub.add_parser("worker", help="run a classifier worker (long-poll the request queue)")
+    p.add_argument("--model")
+    p.add_argument("--worker-id", help="name shown in results (default: host-pid)")
+    p.add_argument("--idle-timeout", type=float, dest="idle_timeout", metavar="S",
+                   help="exit after S seconds with no work (default: never)")
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    _common(p)
+
+    p = sub.add_parser("scaler", help="run the autoscaler loop (fleet chosen by config)")
+    p.add_argument("--fleet", choices=["local", "ec2", "asg"])
+    p.add_argument("--min-workers", type=int, dest="min_workers", metavar="N")
+    p.add_argument("--max-workers", type=int, dest="max_workers", metavar="N")
+    p.add_argument("--tick", type=float, dest="scaler_tick", metavar="S")
+    p.add_argument("--log-json", metavar="PATH", help="append one JSON object per tick")
+    p.add_argument("--once", action="store_true", help="one tick, then exit")
+    _common(p)
+
+    p = sub.add_parser("provision", help="create the buckets and queues (idempotent)")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("status", help="queue depth, workers and recent activity")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+
+    p = sub.add_parser("ami", help="bake the worker image (EC2) or print its user data")
+    p.add_argument("action", choices=["user-data", "bake"], nargs="?", default="user-data")
+    _common(p)
+    return parser
+
+
+CONFIG_FLAGS = ("endpoint_url", "profile", "region", "model", "batch_size", "device", "idle_timeout",
+                "min_workers", "max_workers", "fleet", "scaler_tick", "result_timeout")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("botocore", "boto3", "urllib3", "s3transfer", "timm"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        overrides = {name: getattr(args, name) for name in CONFIG_FLAGS if hasattr(args, name)}
+        cfg = load_config(getattr(args, "config", None), overrides=overrides)
+    except ConfigError as exc:
+        print(f"imgrec: configuration error: {exc}", file=sys.stderr)
+        return 2
+    module_name, func_name = HANDLERS[args.command].split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(handler(cfg, args) or 0)
+    except ConfigError as exc:
+        print(f"imgrec: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("imgrec: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

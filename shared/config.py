@@ -1,0 +1,241 @@
+"""One frozen configuration, filled from defaults <- a TOML file <- environment <- CLI flags.
+
+Every value remembers where it came from, so a wrong value is reported as, for example,
+``max_workers = -1 (from environment IMGREC_MAX_WORKERS): must be >= 0``.
+
+AWS settings follow the standard conventions: ``AWS_PROFILE``, ``AWS_REGION`` (or
+``AWS_DEFAULT_REGION``), ``AWS_ENDPOINT_URL`` and boto3's own credential chain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# Documented limits, checked once at the boundary.
+MAX_WAIT_TIME_SECONDS = 20  # SQS long poll maximum
+MAX_BATCH = 10  # SQS receive / send / delete batch maximum
+MAX_MESSAGE_BYTES = 1024  # our own cap on a request message: the image travels through S3
+MAX_VISIBILITY_TIMEOUT = 12 * 60 * 60
+
+CONFIG_ENV = "IMGREC_CONFIG"
+DEFAULT_CONFIG_PATH = Path.home() / ".config" / "imgrec" / "config.toml"
+
+
+class ConfigError(ValueError):
+    """A setting has a wrong value; the message names the setting and where it came from."""
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- AWS target -------------------------------------------------------------------------
+    profile: str | None = None
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # None: real AWS; set: a moto server (or any S3/SQS-compatible endpoint)
+
+    # --- resources --------------------------------------------------------------------------
+    input_bucket: str = "imgrec-input"
+    output_bucket: str = "imgrec-output"
+    request_queue: str = "imgrec-requests"
+    dead_letter_queue: str = "imgrec-requests-dlq"
+    reply_queue_prefix: str = "imgrec-replies-"
+
+    # --- queue behaviour --------------------------------------------------------------------
+    visibility_timeout: int = 60  # seconds a received request stays hidden before redelivery
+    max_receives: int = 3  # receives before a request is moved to the dead-letter queue
+    wait_time: int = MAX_WAIT_TIME_SECONDS  # long-poll seconds
+
+    # --- model and worker -------------------------------------------------------------------
+    model: str = "efficientnet-lite0"
+    device: str = "auto"  # auto | cpu | cuda
+    batch_size: int = 32  # images per inference batch in a worker
+    max_image_bytes: int = 25 * 1024 * 1024
+    max_image_pixels: int = 40_000_000  # decompression-bomb guard
+    idle_timeout: float = 0.0  # seconds; 0 = never exit when idle
+    heartbeat_interval: float = 0.0  # seconds; 0 = a third of the visibility timeout
+
+    # --- client -----------------------------------------------------------------------------
+    upload_concurrency: int = 16
+    result_timeout: float = 600.0  # seconds without progress before a job gives up waiting
+
+    # --- scaler -----------------------------------------------------------------------------
+    fleet: str = "local"  # local | ec2 | asg
+    min_workers: int = 0
+    max_workers: int = 19
+    backlog_per_worker: int = 50
+    activation_backlog: int = 1
+    scale_in_delay: float = 1.0
+    scaler_tick: float = 2.0
+
+    # --- EC2 fleet --------------------------------------------------------------------------
+    ami_id: str | None = None
+    instance_type: str = "t3.medium"
+    instance_profile: str | None = None
+    subnet_id: str | None = None
+    security_group_ids: tuple[str, ...] = ()
+    key_name: str | None = None
+    instance_name_prefix: str = "app-instance"
+    asg_name: str | None = None
+
+    # Where each non-default value came from, for error messages ("environment IMGREC_X", ...).
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def source_of(self, name: str) -> str:
+        return self.sources.get(name, "default")
+
+    def replace(self, source: str = "code", **changes: Any) -> Config:
+        """A copy with some values changed, keeping the record of where values came from."""
+        sources = dict(self.sources)
+        sources.update({k: source for k in changes})
+        return dataclasses.replace(self, sources=sources, **changes)
+
+    @property
+    def is_local(self) -> bool:
+        return bool(self.endpoint_url) and _is_loopback(self.endpoint_url)
+
+
+_FIELDS = {f.name: f for f in fields(Config) if f.name != "sources"}
+
+# Standard AWS environment variables, then our own IMGREC_<FIELD> for every field.
+_AWS_ENV = {
+    "AWS_PROFILE": "profile",
+    "AWS_DEFAULT_REGION": "region",
+    "AWS_REGION": "region",  # wins over AWS_DEFAULT_REGION, as in the AWS SDKs
+    "AWS_ENDPOINT_URL": "endpoint_url",
+}
+
+
+def _is_loopback(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    host = urlparse(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"
+
+
+def _coerce(name: str, raw: Any, source: str) -> Any:
+    """Turns a raw value (TOML value or string) into the field's type, or raises ConfigError."""
+    kind = _FIELDS[name].type
+    where = f"{name} = {raw!r} (from {source})"
+    try:
+        if kind in ("int",):
+            if isinstance(raw, bool):
+                raise ValueError
+            return int(raw)
+        if kind in ("float",):
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(raw)
+        if kind == "str":
+            return str(raw)
+        if kind == "str | None":
+            return None if raw in (None, "") else str(raw)
+        if kind == "tuple[str, ...]":
+            if isinstance(raw, str):
+                return tuple(s.strip() for s in raw.split(",") if s.strip())
+            return tuple(str(s) for s in raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: expected {kind}") from None
+    raise AssertionError(f"unhandled config type {kind} for {name}")
+
+
+def _validate(cfg: Config) -> None:
+    def bad(name: str, why: str) -> ConfigError:
+        return ConfigError(f"{name} = {getattr(cfg, name)!r} (from {cfg.source_of(name)}): {why}")
+
+    for name in ("visibility_timeout", "batch_size", "max_receives", "upload_concurrency",
+                 "max_image_bytes", "max_image_pixels", "backlog_per_worker"):
+        if getattr(cfg, name) < 1:
+            raise bad(name, "must be at least 1")
+    for name in ("min_workers", "max_workers", "idle_timeout", "heartbeat_interval", "scale_in_delay",
+                 "activation_backlog"):
+        if getattr(cfg, name) < 0:
+            raise bad(name, "must not be negative")
+    if cfg.scaler_tick <= 0:
+        raise bad("scaler_tick", "must be positive")
+    if cfg.result_timeout <= 0:
+        raise bad("result_timeout", "must be positive")
+    if not 0 <= cfg.wait_time <= MAX_WAIT_TIME_SECONDS:
+        raise bad("wait_time", f"must be between 0 and {MAX_WAIT_TIME_SECONDS} (the SQS long-poll limit)")
+    if cfg.visibility_timeout > MAX_VISIBILITY_TIMEOUT:
+        raise bad("visibility_timeout", f"must be at most {MAX_VISIBILITY_TIMEOUT} s (the SQS limit)")
+    if cfg.min_workers > cfg.max_workers:
+        raise bad("min_workers", f"must not exceed max_workers ({cfg.max_workers})")
+    if cfg.fleet not in ("local", "ec2", "asg"):
+        raise bad("fleet", "must be one of local, ec2, asg")
+    if cfg.device not in ("auto", "cpu", "cuda"):
+        raise bad("device", "must be one of auto, cpu, cuda")
+    if cfg.endpoint_url is not None and not cfg.endpoint_url.startswith(("http://", "https://")):
+        raise bad("endpoint_url", "must start with http:// or https://")
+    if cfg.heartbeat_interval and cfg.heartbeat_interval >= cfg.visibility_timeout:
+        raise bad("heartbeat_interval", f"must be shorter than visibility_timeout ({cfg.visibility_timeout} s)")
+    for name in ("input_bucket", "output_bucket", "request_queue", "dead_letter_queue"):
+        if not getattr(cfg, name):
+            raise bad(name, "must not be empty")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    # Sections are only for grouping: [aws], [worker], [scaler] ... are flattened.
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            flat.update(value)
+        else:
+            flat[key] = value
+    unknown = sorted(set(flat) - set(_FIELDS))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+    return flat
+
+
+def load_config(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """Defaults <- TOML file <- environment <- overrides (CLI flags; None values are ignored)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    file_path = Path(path) if path else (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+    if file_path is not None and not file_path.is_file():
+        raise ConfigError(f"config file {file_path} does not exist")
+    if file_path is None and DEFAULT_CONFIG_PATH.is_file():
+        file_path = DEFAULT_CONFIG_PATH
+    if file_path is not None:
+        for name, raw in _read_toml(file_path).items():
+            source = f"config file {file_path}"
+            values[name], sources[name] = _coerce(name, raw, source), source
+
+    for var, name in _AWS_ENV.items():
+        if env.get(var):
+            source = f"environment {var}"
+            values[name], sources[name] = _coerce(name, env[var], source), source
+    for name in _FIELDS:
+        var = f"IMGREC_{name.upper()}"
+        if var in env:
+            source = f"environment {var}"
+            values[name], sources[name] = _coerce(name, env[var], source), source
+
+    for name, raw in (overrides or {}).items():
+        if raw is None:
+            continue
+        if name not in _FIELDS:
+            raise ConfigError(f"unknown setting {name}")
+        source = f"option --{name.replace('_', '-')}"
+        values[name], sources[name] = _coerce(name, raw, source), source
+
+    return Config(sources=sources, **values)

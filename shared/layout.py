@@ -1,0 +1,30 @@
+"""Where things live in S3 and how queues are named: one place, shared by client and worker."""
+
+from __future__ import annotations
+
+import re
+
+_SAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def input_key(job_id: str, request_id: str, suffix: str = "") -> str:
+    """The uploaded image. The suffix (".jpg") is cosmetic; the worker decides by content."""
+    suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix or "") else ""
+    return f"jobs/{job_id}/{request_id}{suffix}"
+
+
+def job_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/"
+
+
+def result_key(job_id: str, request_id: str) -> str:
+    """Deterministic: a redelivered request overwrites its result, never duplicates it."""
+    return f"results/{job_id}/{request_id}.json"
+
+
+def result_prefix(job_id: str) -> str:
+    return f"results/{job_id}/"
+
+
+def reply_queue_name(prefix: str, client_id: str) -> str:
+    return (prefix + _SAFE.sub("-", client_id))[:80]  # SQS queue names: 80 chars, [A-Za-z0-9_-]

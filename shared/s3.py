@@ -1,0 +1,99 @@
+"""Thin S3 access: concurrent uploads through boto3's transfer manager, JSON results, guarded reads."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from boto3.s3.transfer import TransferConfig, create_transfer_manager
+from botocore.exceptions import ClientError
+
+from shared import aws
+from shared.config import Config
+
+
+class ObjectTooLarge(Exception):
+    """The object is bigger than the caller is willing to read."""
+
+
+class ObjectMissing(Exception):
+    """No object under that key."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    path: str
+    bucket: str
+    key: str
+
+
+class S3Service:
+    def __init__(self, cfg: Config, client=None):
+        self.cfg = cfg
+        self.client = client or aws.client(cfg, "s3", max_pool=max(32, cfg.upload_concurrency * 2))
+
+    # --- uploads ---------------------------------------------------------------------------
+    def upload_many(
+        self,
+        uploads: Iterable[Upload],
+        on_done: Callable[[Upload, BaseException | None], None],
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Uploads concurrently; calls ``on_done(upload, error)`` once per upload, from worker threads.
+
+        Stops submitting new uploads once ``cancelled()`` is true; uploads already running finish.
+        """
+        config = TransferConfig(max_concurrency=self.cfg.upload_concurrency, use_threads=True)
+        with create_transfer_manager(self.client, config) as manager:
+            pending: list[tuple[Upload, Future]] = []
+            for upload in uploads:
+                if cancelled():
+                    break
+                future = manager.upload(upload.path, upload.bucket, upload.key)
+                future.add_done_callback(lambda f, u=upload: on_done(u, _exception(f)))
+                pending.append((upload, future))
+
+    def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"):
+        self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    # --- reads -----------------------------------------------------------------------------
+    def get_bytes(self, bucket: str, key: str, max_bytes: int | None = None) -> bytes:
+        try:
+            obj = self.client.get_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+            raise
+        size = obj.get("ContentLength", 0)
+        if max_bytes is not None and size > max_bytes:
+            obj["Body"].close()
+            raise ObjectTooLarge(f"{size} bytes is over the {max_bytes}-byte limit")
+        return obj["Body"].read()
+
+    def put_json(self, bucket: str, key: str, data: dict) -> None:
+        self.put_bytes(bucket, key, json.dumps(data, separators=(",", ":")).encode(), "application/json")
+
+    def get_json(self, bucket: str, key: str) -> dict:
+        return json.loads(self.get_bytes(bucket, key))
+
+    def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                yield obj["Key"]
+
+    def delete_prefix(self, bucket: str, prefix: str) -> None:
+        keys = list(self.list_keys(bucket, prefix))
+        for i in range(0, len(keys), 1000):
+            chunk = [{"Key": k} for k in keys[i : i + 1000]]
+            self.client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+
+
+def _exception(future: Future) -> BaseException | None:
+    try:
+        future.result()
+    except BaseException as exc:  # noqa: BLE001 - handed to the caller as the upload's error
+        return exc
+    return None

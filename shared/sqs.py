@@ -1,0 +1,144 @@
+"""Thin SQS access: batched send/delete/visibility, long-poll receive, queue depth."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from shared import aws
+from shared.config import MAX_BATCH, Config
+
+
+@dataclass(frozen=True)
+class Message:
+    id: str
+    receipt: str
+    body: str
+    receive_count: int
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    visible: int
+    in_flight: int
+    delayed: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.visible + self.in_flight + self.delayed
+
+
+class BatchFailed(Exception):
+    """Some entries of a batch call failed for good (after retries)."""
+
+
+class SQSService:
+    def __init__(self, cfg: Config, client=None):
+        self.cfg = cfg
+        self.client = client or aws.client(cfg, "sqs")
+        self._urls: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def url(self, name: str) -> str:
+        with self._lock:
+            if name not in self._urls:
+                self._urls[name] = self.client.get_queue_url(QueueName=name)["QueueUrl"]
+            return self._urls[name]
+
+    def exists(self, name: str) -> bool:
+        try:
+            self.url(name)
+            return True
+        except ClientError as exc:
+            if "NonExistentQueue" in exc.response.get("Error", {}).get("Code", ""):
+                return False
+            raise
+
+    # --- send --------------------------------------------------------------------------------
+    def send_batch(self, url: str, bodies: Sequence[str]) -> None:
+        """Sends every body, in calls of 10; entries that fail are retried, then raise BatchFailed."""
+        for start in range(0, len(bodies), MAX_BATCH):
+            chunk = {str(i): body for i, body in enumerate(bodies[start : start + MAX_BATCH])}
+            for _attempt in range(5):
+                entries = [{"Id": i, "MessageBody": b} for i, b in chunk.items()]
+                response = self.client.send_message_batch(QueueUrl=url, Entries=entries)
+                failed = response.get("Failed", [])
+                permanent = [f for f in failed if f.get("SenderFault")]
+                if permanent:
+                    raise BatchFailed(f"SQS refused {len(permanent)} message(s): {permanent[0].get('Message')}")
+                chunk = {f["Id"]: chunk[f["Id"]] for f in failed}
+                if not chunk:
+                    break
+            else:
+                raise BatchFailed(f"{len(chunk)} message(s) could not be sent to {url}")
+
+    # --- receive -----------------------------------------------------------------------------
+    def receive(self, url: str, max_messages: int = MAX_BATCH, wait: int | None = None,
+                visibility: int | None = None) -> list[Message]:
+        kwargs = {
+            "QueueUrl": url,
+            "MaxNumberOfMessages": min(max_messages, MAX_BATCH),
+            "WaitTimeSeconds": self.cfg.wait_time if wait is None else wait,
+            "MessageSystemAttributeNames": ["ApproximateReceiveCount"],
+        }
+        if visibility is not None:
+            kwargs["VisibilityTimeout"] = visibility
+        response = self.client.receive_message(**kwargs)
+        return [
+            Message(
+                id=m["MessageId"],
+                receipt=m["ReceiptHandle"],
+                body=m["Body"],
+                receive_count=int(m.get("Attributes", {}).get("ApproximateReceiveCount", 1)),
+            )
+            for m in response.get("Messages", [])
+        ]
+
+    # --- delete / visibility -------------------------------------------------------------------
+    def delete_batch(self, url: str, receipts: Sequence[str]) -> None:
+        for start in range(0, len(receipts), MAX_BATCH):
+            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start : start + MAX_BATCH])]
+            self.client.delete_message_batch(QueueUrl=url, Entries=entries)
+
+    def change_visibility_batch(self, url: str, receipts: Sequence[str], timeout: int) -> None:
+        for start in range(0, len(receipts), MAX_BATCH):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": timeout}
+                for i, r in enumerate(receipts[start : start + MAX_BATCH])
+            ]
+            self.client.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+
+    # --- depth -----------------------------------------------------------------------------------
+    def depth(self, url: str) -> QueueDepth:
+        attrs = self.client.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
+        return QueueDepth(
+            visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
+            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+            delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
+        )
+
+    # --- queues ----------------------------------------------------------------------------------
+    def create_queue(self, name: str, attributes: dict[str, str] | None = None) -> str:
+        url = self.client.create_queue(QueueName=name, Attributes=attributes or {})["QueueUrl"]
+        with self._lock:
+            self._urls[name] = url
+        return url
+
+    def delete_queue(self, url: str) -> None:
+        try:
+            self.client.delete_queue(QueueUrl=url)
+        except ClientError as exc:
+            if "NonExistentQueue" not in exc.response.get("Error", {}).get("Code", ""):
+                raise
+        with self._lock:
+            self._urls = {k: v for k, v in self._urls.items() if v != url}
