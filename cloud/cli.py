@@ -35,7 +35,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="imgrec", description="Elastic image recognition: S3 + SQS + classifier workers.")
+    parser = argparse.ArgumentParser(
+        prog="imgrec", description="Elastic image recognition: S3 + SQS + classifier workers."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("classify", help="upload images, classify them through the cloud, print/save results")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 from botocore.exceptions import ClientError
+from s3transfer.subscribers import BaseSubscriber
 
 from shared import aws
 from shared.config import Config
@@ -47,13 +47,10 @@ class S3Service:
         """
         config = TransferConfig(max_concurrency=self.cfg.upload_concurrency, use_threads=True)
         with create_transfer_manager(self.client, config) as manager:
-            pending: list[tuple[Upload, Future]] = []
             for upload in uploads:
                 if cancelled():
                     break
-                future = manager.upload(upload.path, upload.bucket, upload.key)
-                future.add_done_callback(lambda f, u=upload: on_done(u, _exception(f)))
-                pending.append((upload, future))
+                manager.upload(upload.path, upload.bucket, upload.key, subscribers=[_Done(upload, on_done)])
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"):
         self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
@@ -91,9 +88,16 @@ class S3Service:
             self.client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
 
 
-def _exception(future: Future) -> BaseException | None:
-    try:
-        future.result()
-    except BaseException as exc:  # noqa: BLE001 - handed to the caller as the upload's error
-        return exc
-    return None
+class _Done(BaseSubscriber):
+    """Reports a finished transfer (or its error) to the caller, exactly once."""
+
+    def __init__(self, upload: Upload, on_done: Callable[[Upload, BaseException | None], None]):
+        self.upload, self._callback = upload, on_done
+
+    def on_done(self, future, **kwargs) -> None:  # noqa: D401 - s3transfer's hook name
+        try:
+            future.result()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller as the upload's error
+            self._callback(self.upload, exc)
+            return
+        self._callback(self.upload, None)

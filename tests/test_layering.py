@@ -1,0 +1,37 @@
+"""Dependencies point one way: desktop -> shared <- cloud. Checked by reading imports."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imports(package: str):
+    for path in sorted((ROOT / package).rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    yield path, alias.name
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                yield path, node.module
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("shared", ("PySide6", "torch", "torchvision", "timm", "cloud", "desktop")),
+        ("cloud", ("PySide6", "desktop")),
+        ("cloud/scaler", ("torch", "torchvision", "timm", "cloud.worker.models", "cloud.worker.classifier")),
+        ("desktop", ("torch", "torchvision", "timm", "cloud.worker.models", "cloud.worker.classifier")),
+    ],
+)
+def test_no_import_crosses_the_layers(package, forbidden):
+    bad = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path, name in _imports(package)
+        if any(name == f or name.startswith(f + ".") for f in forbidden)
+    ]
+    assert not bad, "\n".join(bad)
