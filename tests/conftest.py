@@ -1,0 +1,51 @@
+"""Fixtures shared by every test: fake AWS credentials, one moto server per session, the workload."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WORKLOAD_DIR = REPO_ROOT.parent / "shared" / "workloads" / "imagenet-100"
+
+# Variables that could aim a test at a real account or change its settings behind its back.
+_AWS_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+             "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION")
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch, tmp_path_factory):
+    """Every test runs with fake credentials, no profile and no imgrec settings from the environment."""
+    for var in _AWS_VARS:
+        monkeypatch.delenv(var, raising=False)
+    for var in [v for v in os.environ if v.startswith("IMGREC_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    empty = tmp_path_factory.getbasetemp() / "no-aws-config"
+    empty.touch()
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """One real moto server subprocess on a free loopback port, shared by the session; stopped at the end."""
+    from shared.local_cloud import MotoServer
+
+    server = MotoServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def workload_dir() -> Path:
+    """The 100-image workload; tests that need it skip when it is not on this machine."""
+    if not WORKLOAD_DIR.is_dir() or not any(WORKLOAD_DIR.iterdir()):
+        pytest.skip(f"the 100-image workload is not at {WORKLOAD_DIR}")
+    return WORKLOAD_DIR
