@@ -1,0 +1,1 @@
+"""Controllers: they wire the views' signals to models and background tasks."""

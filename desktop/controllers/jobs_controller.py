@@ -1,0 +1,328 @@
+"""Submitting work and watching it come back.
+
+Drop / Add folder / Add files -> a scan Task (shared.scan, off the GUI thread) -> skipped files
+listed with their reason -> a job Task (upload, enqueue, collect) per submission. Progress and
+results reach the GUI through an Inbox that a 100 ms timer drains into the models in one update,
+so thousands of results cost a few dozen table insertions, not thousands.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import QFileDialog
+
+from desktop.controllers.connection_controller import ConnectionController
+from desktop.history import HistoryStore
+from desktop.inbox import FLUSH_INTERVAL_MS, Inbox
+from desktop.job_runner import Arrived, Enqueued, JobOutcome, JobPlan, Uploaded, run_job
+from desktop.models.results_filter import ResultsFilterProxy
+from desktop.models.results_model import ResultsModel
+from desktop.models.skipped_model import SkippedModel
+from desktop.progress import RateMeter, format_bytes, format_eta
+from desktop.rows import DONE, FAILED, SKIPPED, TableRow, row_from_skipped
+from desktop.tasks import Task, TaskError, TaskRunner
+from desktop.views.main_view import MainView
+from shared.config import Config
+from shared.scan import ScanResult, scan
+
+log = logging.getLogger(__name__)
+
+JOB_THREADS = 4  # concurrent jobs; each uploads with its own pool of cfg.upload_concurrency threads
+
+
+def scan_paths(task: Task, paths: list[str]) -> ScanResult:
+    return scan(paths)
+
+
+def title_for(paths: list[str]) -> str:
+    first = Path(paths[0]).name or paths[0]
+    return first if len(paths) == 1 else f"{first} (+{len(paths) - 1} more)"
+
+
+@dataclass
+class ActiveJob:
+    plan: JobPlan
+    task: Task | None = None
+    files_done: int = 0
+    bytes_done: int = 0
+    expected: int = 0  # results to wait for (images, until the enqueue says how many were sent)
+    received: int = 0
+    enqueued: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+
+class JobsController(QObject):
+    job_finished = Signal(object)  # JobOutcome
+    job_failed = Signal(str, object)  # job id, TaskError
+    idle = Signal()  # no job scanning, waiting or running
+
+    def __init__(self, view: MainView, connection: ConnectionController, history: HistoryStore | None,
+                 results: ResultsModel, proxy: ResultsFilterProxy, skipped: SkippedModel,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.view = view
+        self.connection = connection
+        self.history = history
+        self.results = results
+        self.proxy = proxy
+        self.skipped = skipped
+        self.inbox = Inbox()
+        self.runner = TaskRunner(max_threads=JOB_THREADS, parent=self)
+        self.scans = TaskRunner(max_threads=1, parent=self)
+        self.jobs: dict[str, ActiveJob] = {}  # running and waiting jobs
+        self.waiting: list[JobPlan] = []  # scanned, waiting for a connection
+        self.rate = RateMeter()
+        self.submitted = self.done = self.failed = 0
+        self._scanning = 0
+
+        self.flush_timer = QTimer(self)
+        self.flush_timer.setInterval(FLUSH_INTERVAL_MS)
+        self.flush_timer.timeout.connect(self.flush)
+        self.eta_timer = QTimer(self)  # the ETA moves even when no result arrives
+        self.eta_timer.setInterval(1000)
+        self.eta_timer.timeout.connect(self._show_counters)
+
+        view.paths_dropped.connect(self.submit_paths)
+        view.add_folder_action.triggered.connect(self._choose_folder)
+        view.add_files_action.triggered.connect(self._choose_files)
+        view.upload.cancel_button.clicked.connect(self.cancel)
+        view.clear_action.triggered.connect(self.clear)
+        connection.connected.connect(self._on_connected)
+        self._show_counters()
+
+    # --- submit ----------------------------------------------------------------------------------
+    @Slot()
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self.view, "Add folder")
+        if folder:
+            self.submit_paths([folder])
+
+    @Slot()
+    def _choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self.view, "Add files", "",
+                                                "Images (*.jpg *.jpeg *.png *.gif *.bmp *.webp *.tif *.tiff);;"
+                                                "All files (*)")
+        if files:
+            self.submit_paths(files)
+
+    @Slot(list)
+    def submit_paths(self, paths: list[str]) -> None:
+        """Scans (off the GUI thread), then submits what was found as one job."""
+        if not paths:
+            return
+        self._scanning += 1
+        self.view.upload.set_caption(f"Looking for images in {title_for(paths)}…")
+        task = Task(scan_paths, list(paths), name="scan")
+        task.signals.result.connect(lambda found, p=list(paths): self._on_scanned(p, found))
+        task.signals.errored.connect(self._on_scan_failed)
+        self.scans.start(task)
+
+    def _on_scanned(self, paths: list[str], found: ScanResult) -> None:
+        self._scanning -= 1
+        plan = JobPlan(job_id=uuid.uuid4().hex[:12], title=title_for(paths), items=tuple(found.images),
+                       skipped=tuple(found.skipped))
+        self.skipped.append(found.skipped)
+        if found.skipped:
+            self.view.set_tab_title(self.view.skipped, f"Skipped ({len(self.skipped.rows())})")
+        # A skipped file that looks like an image failed; it shows in the table with its reason.
+        failed = [row_from_skipped(s, plan.job_id) for s in found.skipped if s.looks_like_image]
+        if failed:
+            self.results.append(failed)
+            self.failed += len(failed)
+        if not plan.items:
+            self.view.upload.set_caption(f"No images in {plan.title}"
+                                         + (f" ({len(found.skipped)} files skipped)" if found.skipped else ""))
+            self._show_counters()
+            self._maybe_idle()
+            return
+        self.submitted += len(plan.items)
+        self._show_counters()
+        cfg = self.connection.cfg
+        if cfg is None:
+            self.waiting.append(plan)
+            self.view.upload.set_caption(f"{len(plan.items)} images from {plan.title} wait for the connection…")
+        else:
+            self._start(plan, cfg)
+
+    @Slot(object)
+    def _on_scan_failed(self, error: TaskError) -> None:
+        self._scanning -= 1
+        self.view.upload.set_caption(f"Could not read what was dropped: {error.message}")
+        self._maybe_idle()
+
+    @Slot(object)
+    def _on_connected(self, cfg: Config) -> None:
+        waiting, self.waiting = self.waiting, []
+        for plan in waiting:
+            self._start(plan, cfg)
+
+    def _start(self, plan: JobPlan, cfg: Config) -> None:
+        job = ActiveJob(plan=plan, expected=len(plan.items))
+        task = Task(run_job, cfg, plan, self.inbox, self.history, self.connection.target, name=f"job {plan.job_id}")
+        task.signals.result.connect(self._on_job_done)
+        task.signals.errored.connect(lambda error, job_id=plan.job_id: self._on_job_failed(job_id, error))
+        job.task = task
+        self.jobs[plan.job_id] = job
+        self.runner.start(task)
+        self.view.upload.set_cancellable(True)
+        self.view.clear_action.setEnabled(False)
+        if not self.flush_timer.isActive():
+            self.flush_timer.start()
+            self.eta_timer.start()
+        self._show_uploads()
+
+    @Slot()
+    def cancel(self) -> None:
+        """Stops uploading; what was enqueued stays enqueued and its results still arrive."""
+        for job in self.jobs.values():
+            if job.task is not None and not job.enqueued:
+                job.task.cancel()
+        self.waiting.clear()
+        self.view.upload.set_cancellable(False)
+        self.view.upload.set_caption("Cancelling: uploads stop, results of what was sent still arrive…")
+
+    @Slot()
+    def clear(self) -> None:
+        if self.jobs:
+            return
+        self.results.reset()
+        self.skipped.reset()
+        self.view.set_tab_title(self.view.skipped, "Skipped")
+        self.submitted = self.done = self.failed = 0
+        self.rate.reset()
+        self.view.upload.show_progress(0, 0, 0, 0)
+        self.view.upload.set_caption("Drop images or folders anywhere on this window.")
+        self._show_counters()
+
+    def show_rows(self, rows: list[TableRow], expected: int) -> None:
+        """Replaces the table with a past job's rows (the history controller reopens jobs)."""
+        self.results.reset(rows)
+        self.skipped.reset()
+        self.view.set_tab_title(self.view.skipped, "Skipped")
+        self.submitted = expected + sum(1 for r in rows if r.status == FAILED and not r.request_id)
+        self.done = sum(1 for r in rows if r.status == DONE)
+        self.failed = sum(1 for r in rows if r.status == FAILED)
+        self.rate.reset()
+        self._show_counters()
+
+    def add_rows(self, rows: list[TableRow]) -> None:
+        """Rows re-collected for the job on show."""
+        added = [r for r in rows if r.status != SKIPPED]
+        self.results.append(added)
+        self.done = sum(1 for r in self.results.rows() if r.status == DONE)
+        self.failed = sum(1 for r in self.results.rows() if r.status == FAILED)
+        self._show_counters()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.jobs or self.waiting or self._scanning)
+
+    # --- the 100 ms flush --------------------------------------------------------------------------
+    @Slot()
+    def flush(self) -> None:
+        events = self.inbox.drain()
+        if not events:
+            return
+        rows: list[TableRow] = []
+        uploads_changed = False
+        for event in events:
+            job = self.jobs.get(event.job_id)
+            if isinstance(event, Arrived):
+                rows.extend(event.rows)
+                if job is not None:
+                    job.received += len(event.rows)
+            elif isinstance(event, Uploaded) and job is not None:
+                job.files_done = max(job.files_done, event.files)
+                job.bytes_done = max(job.bytes_done, event.bytes)
+                uploads_changed = True
+            elif isinstance(event, Enqueued) and job is not None:
+                job.enqueued = True
+                self.submitted += event.count - job.expected
+                job.expected = event.count
+                uploads_changed = True
+        if rows:
+            added = self.results.append(rows)
+            ok = sum(1 for r in rows if r.status == DONE)
+            self.done += ok
+            self.failed += len(rows) - ok
+            self.rate.add(added)
+        if uploads_changed:
+            self._show_uploads()
+        self._show_counters()
+
+    def _show_uploads(self) -> None:
+        files_total = sum(len(j.plan.items) for j in self.jobs.values())
+        bytes_total = sum(j.plan.total_bytes for j in self.jobs.values())
+        files_done = sum(len(j.plan.items) if j.enqueued else j.files_done for j in self.jobs.values())
+        bytes_done = sum(j.plan.total_bytes if j.enqueued else j.bytes_done for j in self.jobs.values())
+        self.view.upload.show_progress(files_done, files_total, bytes_done, bytes_total)
+        uploading = [j for j in self.jobs.values() if not j.enqueued]
+        if uploading:
+            self.view.upload.set_caption(f"Uploading {files_total - files_done} of {files_total} images "
+                                         f"({format_bytes(bytes_total - bytes_done)} left)…")
+        elif self.jobs:
+            waiting = sum(max(0, j.expected - j.received) for j in self.jobs.values())
+            self.view.upload.set_caption(f"All uploaded; waiting for {waiting} results…")
+            self.view.upload.set_cancellable(False)
+
+    def _show_counters(self) -> None:
+        status = self.view.status
+        remaining = max(0, self.submitted - self.done - self.failed)
+        status.set_value("done", str(self.done))
+        status.set_value("failed", str(self.failed))
+        status.set_value("remaining", str(remaining))
+        status.set_value("eta", format_eta(self.rate.eta(remaining)) if self.jobs else "—")
+        total = self.results.rowCount()
+        self.view.results.set_count(self.proxy.rowCount(), total)
+        self.view.set_tab_title(self.view.results, f"Results ({total})" if total else "Results")
+
+    # --- job end -------------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_job_done(self, outcome: JobOutcome) -> None:
+        self.flush()
+        job = self.jobs.pop(outcome.job_id, None)
+        if job is not None and outcome.status == "cancelled":
+            self.submitted -= max(0, job.expected - job.received)
+        self.view.statusBar().showMessage(
+            f"Job {outcome.job_id}: {outcome.results} results in {outcome.seconds:.1f} s"
+            + (" (cancelled)" if outcome.status == "cancelled" else ""), 10000)
+        self._after_job()
+        self.job_finished.emit(outcome)
+
+    def _on_job_failed(self, job_id: str, error: TaskError) -> None:
+        self.flush()
+        job = self.jobs.pop(job_id, None)
+        if job is not None:
+            self.submitted -= max(0, job.expected - job.received)
+        self.view.banner.show_message(f"Job {job_id} stopped: {error.message}. "
+                                      "Its results can be re-collected from the History tab.")
+        self._after_job()
+        self.job_failed.emit(job_id, error)
+
+    def _after_job(self) -> None:
+        self._show_uploads()
+        self._show_counters()
+        if not self.jobs:
+            self.flush_timer.stop()
+            self.eta_timer.stop()
+            self.view.upload.set_cancellable(False)
+            self.view.clear_action.setEnabled(True)
+            self.view.upload.set_caption(f"Done: {self.done} classified, {self.failed} failed. "
+                                         "Drop more images or folders anywhere on this window.")
+        self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if not self.busy:
+            self.idle.emit()
+
+    def shutdown(self, wait_ms: int = 5000) -> None:
+        self.flush_timer.stop()
+        self.eta_timer.stop()
+        self.runner.cancel_all()
+        self.scans.wait(wait_ms)

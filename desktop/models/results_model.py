@@ -1,0 +1,153 @@
+"""The results table: one row per image (classified or failed), over a plain list of TableRow.
+
+Rows arrive in batches (:meth:`append`), one insertion per batch, so thousands of results cost a
+few dozen model updates. Numeric columns sort by value through ``SORT_ROLE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Slot
+from PySide6.QtGui import QBrush, QColor
+
+from desktop.rows import FAILED, TableRow
+from desktop.thumbnails import ThumbnailCache
+
+THUMB, FILE, LABEL, CONFIDENCE, LATENCY, WORKER, ERROR = range(7)
+HEADERS = ("", "File", "Label", "Confidence", "Latency", "Worker", "Error")
+
+SORT_ROLE = Qt.ItemDataRole.UserRole
+PATH_ROLE = Qt.ItemDataRole.UserRole + 1
+ROW_ROLE = Qt.ItemDataRole.UserRole + 2
+STATUS_ROLE = Qt.ItemDataRole.UserRole + 3
+
+_ERROR_COLOUR = QColor("#b3261e")
+
+_Index = QModelIndex | QPersistentModelIndex
+
+
+def top5_tooltip(row: TableRow) -> str:
+    if row.error:
+        return row.error
+    if not row.top5:
+        return row.label
+    lines = [f"{label}  {score * 100:.1f} %" for label, score in row.top5]
+    return "Top 5\n" + "\n".join(lines)
+
+
+class ResultsModel(QAbstractTableModel):
+    def __init__(self, thumbnails: ThumbnailCache | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._rows: list[TableRow] = []
+        self._by_path: dict[str, list[int]] = {}
+        self._keys: set[str] = set()  # request ids already shown: a result is shown once
+        self.thumbnails = thumbnails
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumbnail_ready)
+
+    # --- data in ------------------------------------------------------------------------------
+    def append(self, rows: Iterable[TableRow]) -> int:
+        """Adds the rows not shown yet (by request id), in one insertion. Returns how many were added."""
+        fresh = []
+        for row in rows:
+            key = row.request_id or f"{row.job_id}:skipped:{row.name}"
+            if key in self._keys:
+                continue
+            self._keys.add(key)
+            fresh.append(row)
+        if not fresh:
+            return 0
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        for offset, row in enumerate(fresh):
+            self._rows.append(row)
+            if row.path:
+                self._by_path.setdefault(row.path, []).append(first + offset)
+        self.endInsertRows()
+        return len(fresh)
+
+    def reset(self, rows: Sequence[TableRow] = ()) -> None:
+        self.beginResetModel()
+        self._rows, self._by_path, self._keys = [], {}, set()
+        self.endResetModel()
+        self.append(rows)
+
+    def rows(self) -> list[TableRow]:
+        return list(self._rows)
+
+    def row_at(self, row: int) -> TableRow:
+        return self._rows[row]
+
+    # --- Qt model -----------------------------------------------------------------------------
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _display(row, column)
+        if role == SORT_ROLE:
+            return _sort_key(row, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == THUMB:
+            return self.thumbnails.get(row.path) if self.thumbnails is not None else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column in (THUMB, FILE):
+                return row.path or row.name
+            return top5_tooltip(row)
+        if role == Qt.ItemDataRole.ForegroundRole and row.status == FAILED and column in (LABEL, ERROR):
+            return QBrush(_ERROR_COLOUR)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (CONFIDENCE, LATENCY):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == PATH_ROLE:
+            return row.path
+        if role == ROW_ROLE:
+            return row
+        if role == STATUS_ROLE:
+            return row.status
+        return None
+
+    @Slot(str)
+    def _thumbnail_ready(self, path: str) -> None:
+        for row in self._by_path.get(path, ()):
+            index = self.index(row, THUMB)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+def _display(row: TableRow, column: int) -> str | None:
+    if column == FILE:
+        return row.name
+    if column == LABEL:
+        return row.label if row.label else ("failed" if row.status == FAILED else "")
+    if column == CONFIDENCE:
+        return "" if row.score is None else f"{row.score * 100:.1f} %"
+    if column == LATENCY:
+        return "" if row.latency_s is None else f"{row.latency_s:.2f} s"
+    if column == WORKER:
+        return row.worker
+    if column == ERROR:
+        return row.error
+    return None
+
+
+def _sort_key(row: TableRow, column: int) -> Any:
+    if column == CONFIDENCE:
+        return -1.0 if row.score is None else row.score
+    if column == LATENCY:
+        return -1.0 if row.latency_s is None else row.latency_s
+    if column == THUMB:
+        return row.name.lower()
+    text = _display(row, column) or ""
+    return text.lower()
