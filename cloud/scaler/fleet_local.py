@@ -1,0 +1,218 @@
+"""The local fleet: classifier worker processes on this machine (the embedded cloud's default).
+
+Each worker is a ``python -m cloud.worker`` process started by
+:func:`cloud.worker.process.spawn_worker`. It prints one JSON line per state change on stdout
+(``{"event": "state", "state": "loading" | "ready" | "busy" | "idle" | "draining" | "stopped", ...}``);
+a reader thread per worker turns those lines into the fleet's view:
+
+* booting: spawned, no ``ready`` yet (process start, torch import, model load);
+* running: ``ready`` / ``idle`` (idle) or ``busy``;
+* draining: sent SIGTERM (the worker finishes the batch in hand and exits 0).
+
+Scale-in sends SIGTERM to idle workers only, the longest idle first. Exited processes are reaped
+on every observation. :meth:`LocalFleet.close` stops every process this fleet started, by handle.
+A worker that dies on its own is logged and replaced on a later tick, after a back-off that
+doubles while starts keep failing (a model that cannot load must not become a fork loop).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, FleetState, ScaleResult, Worker
+from shared.config import Config
+
+log = logging.getLogger(__name__)
+
+# The local default cap. Workers on one machine share its cores: each runs batched inference that
+# already uses every core, so beyond a point a second process only adds contention. Measured with
+# bench/scaling_local.py --measure-cap on the 100-image workload (2-core machine, CPU only):
+# see the README's autoscaler section. 2 keeps throughput at its best while still scaling out.
+LOCAL_MAX_WORKERS = 2
+
+STOP_GRACE_SECONDS = 15.0  # close(): SIGTERM, then SIGKILL whatever is still running after this
+RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest pause after a worker died on its own
+
+SpawnFn = Callable[..., subprocess.Popen]
+
+
+def _default_spawn(cfg: Config, worker_id: str, extra_args: Sequence[str] = ()) -> subprocess.Popen:
+    from cloud.worker.process import spawn_worker
+
+    return spawn_worker(cfg, worker_id, extra_args)
+
+
+@dataclass
+class _Process:
+    id: str
+    handle: subprocess.Popen
+    started: float
+    state: str = LOADING
+    since: float = 0.0
+    ready_at: float | None = None
+    terminated: bool = False  # we sent SIGTERM
+    reader: threading.Thread | None = field(default=None, repr=False)
+
+    @property
+    def condition(self) -> str:
+        if self.terminated or self.state == DRAINING:
+            return "draining"
+        return "booting" if self.ready_at is None else "running"
+
+
+class LocalFleet:
+    kind = "local"
+
+    def __init__(self, cfg: Config, spawn: SpawnFn | None = None, extra_args: Sequence[str] = (),
+                 clock: Callable[[], float] = time.time):
+        self.cfg = cfg
+        self._spawn = spawn or _default_spawn
+        self._extra_args = tuple(extra_args)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._procs: dict[str, _Process] = {}
+        self._ids = itertools.count(1)
+        self._last_busy: float | None = None
+        self._failures = 0
+        self._retry_after = 0.0
+        self.changed = threading.Event()
+        # (worker id, exit code, seconds it lived) of every worker reaped: for logs and benchmarks.
+        self.exited: list[tuple[str, int, float]] = []
+        self.first_ready_at: float | None = None
+
+    # --- observation -------------------------------------------------------------------------
+    def observe(self) -> FleetState:
+        with self._lock:
+            self._reap()
+            now = self._clock()
+            if any(p.state == BUSY and not p.terminated for p in self._procs.values()):
+                self._last_busy = now
+            workers = tuple(Worker(p.id, p.condition, p.state, p.since) for p in self._procs.values())
+            return FleetState(workers=workers, last_busy=self._last_busy)
+
+    def pids(self) -> dict[str, int]:
+        with self._lock:
+            return {p.id: p.handle.pid for p in self._procs.values()}
+
+    # --- action ------------------------------------------------------------------------------
+    def scale_to(self, desired: int, reason: str = "") -> ScaleResult:
+        with self._lock:
+            self._reap()
+            active = [p for p in self._procs.values() if p.condition != "draining"]
+            if desired > len(active):
+                return self._launch(desired - len(active))
+            if desired < len(active):
+                return self._remove(len(active) - desired, active)
+            return ScaleResult()
+
+    def _launch(self, count: int) -> ScaleResult:
+        now = self._clock()
+        if now < self._retry_after:
+            return ScaleResult(note=f"a worker failed to run; next start in {self._retry_after - now:.0f} s")
+        launched = []
+        for _ in range(count):
+            worker_id = f"local-{next(self._ids)}"
+            handle = self._spawn(self.cfg, worker_id, self._extra_args)
+            proc = _Process(id=worker_id, handle=handle, started=now, since=now)
+            proc.reader = threading.Thread(target=self._read, args=(proc,), name=f"fleet-{worker_id}", daemon=True)
+            self._procs[worker_id] = proc
+            proc.reader.start()
+            launched.append(worker_id)
+            log.debug("spawned %s (pid %d)", worker_id, handle.pid)
+        return ScaleResult(launched=tuple(launched))
+
+    def _remove(self, count: int, active: list[_Process]) -> ScaleResult:
+        idle = sorted((p for p in active if p.condition == "running" and p.state in IDLE_STATES),
+                      key=lambda p: p.since)
+        removed = []
+        for proc in idle[:count]:
+            self._terminate(proc)
+            removed.append(proc.id)
+        note = "" if len(removed) == count else f"{count - len(removed)} busy or booting worker(s) kept"
+        return ScaleResult(removed=tuple(removed), note=note)
+
+    def _terminate(self, proc: _Process) -> None:
+        if proc.handle.poll() is None:
+            try:
+                proc.handle.send_signal(signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        proc.terminated = True
+
+    # --- status lines ------------------------------------------------------------------------
+    def _read(self, proc: _Process) -> None:
+        stream = proc.handle.stdout
+        if stream is None:
+            return
+        try:
+            for raw in stream:
+                self._on_line(proc, raw.decode(errors="replace") if isinstance(raw, bytes) else raw)
+        except (OSError, ValueError):
+            pass  # the pipe went away with the process
+        finally:
+            stream.close()
+            self.changed.set()  # the process is exiting
+
+    def _on_line(self, proc: _Process, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return  # not a status line (a stray print); the worker logs to stderr
+        if not isinstance(event, dict) or event.get("event") != "state" or not isinstance(event.get("state"), str):
+            return
+        with self._lock:
+            now = self._clock()
+            if proc.state == BUSY or event["state"] == BUSY:
+                self._last_busy = now
+            proc.state, proc.since = event["state"], now
+            if proc.ready_at is None and proc.state != LOADING:
+                proc.ready_at = now
+                self.first_ready_at = self.first_ready_at or now
+                self._failures = 0
+        self.changed.set()
+
+    def _reap(self) -> None:
+        now = self._clock()
+        for proc in list(self._procs.values()):
+            code = proc.handle.poll()
+            if code is None:
+                continue
+            del self._procs[proc.id]
+            self.exited.append((proc.id, code, now - proc.started))
+            if proc.terminated:
+                log.debug("%s stopped (exit %d)", proc.id, code)
+                continue
+            self._failures += 1
+            backoff = min(RESTART_BACKOFF_SECONDS[0] * 2 ** (self._failures - 1), RESTART_BACKOFF_SECONDS[1])
+            self._retry_after = now + backoff
+            when = "while starting" if proc.ready_at is None else "on its own"
+            log.warning("worker %s exited %s with code %s; next start in %.0f s", proc.id, when, code, backoff)
+
+    # --- shutdown ----------------------------------------------------------------------------
+    def close(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Stops every worker this fleet started: SIGTERM (they drain), then SIGKILL after ``grace``."""
+        with self._lock:
+            procs = list(self._procs.values())
+            for proc in procs:
+                self._terminate(proc)
+        deadline = time.monotonic() + grace
+        for proc in procs:
+            try:
+                proc.handle.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker %s did not stop within %.0f s: killing it", proc.id, grace)
+                proc.handle.kill()
+                proc.handle.wait()
+        for proc in procs:
+            if proc.reader is not None:
+                proc.reader.join(timeout=2)
+        with self._lock:
+            self._reap()

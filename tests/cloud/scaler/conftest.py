@@ -1,0 +1,41 @@
+"""Scaler fixtures: a fresh set of queues and buckets on the session's moto server, and a torch-free
+stand-in worker that speaks the real worker's status-line protocol."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from shared.config import load_config
+from shared.provision import provision
+
+FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
+
+
+@pytest.fixture
+def local_cfg(moto_server):
+    """A config aimed at the session's moto server, with resources of its own (tests share the server)."""
+    tag = uuid.uuid4().hex[:8]
+    cfg = load_config(env={}).replace(
+        source="test", endpoint_url=moto_server.endpoint, request_queue=f"req-{tag}",
+        dead_letter_queue=f"dlq-{tag}", input_bucket=f"in-{tag}", output_bucket=f"out-{tag}",
+    )
+    provision(cfg)
+    return cfg
+
+
+@pytest.fixture
+def fake_spawn(monkeypatch):
+    """spawn(cfg, worker_id, extra_args) -> Popen of the stand-in worker; FAKE_* knobs via monkeypatch.setenv."""
+
+    def spawn(cfg, worker_id, extra_args=()):
+        env = dict(os.environ, IMGREC_ENDPOINT_URL=cfg.endpoint_url, IMGREC_REQUEST_QUEUE=cfg.request_queue)
+        return subprocess.Popen([sys.executable, str(FAKE_WORKER), worker_id, *extra_args], env=env,
+                                stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+
+    return spawn

@@ -1,0 +1,60 @@
+"""The local fleet: status lines become booting/running/idle, scale-in stops idle workers only."""
+
+from __future__ import annotations
+
+import time
+
+from cloud.scaler.fleet_local import LocalFleet
+from shared.sqs import SQSService
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_workers_boot_then_run_and_scale_in_stops_only_the_idle_one(local_cfg, fake_spawn, monkeypatch):
+    monkeypatch.setenv("FAKE_SECONDS_PER_IMAGE", "4")  # one message keeps a worker busy for the test
+    monkeypatch.setenv("FAKE_BATCH", "1")
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    try:
+        assert fleet.scale_to(2).launched == ("local-1", "local-2")
+        assert fleet.observe().booting + fleet.observe().running == 2
+        wait_for(lambda: fleet.observe().running == 2 and len(fleet.observe().idle_ids) == 2)
+
+        sqs = SQSService(local_cfg)
+        sqs.send_batch(sqs.url(local_cfg.request_queue), ["work"])
+        state = wait_for(lambda: s if len((s := fleet.observe()).idle_ids) == 1 else None)
+        busy = next(w.id for w in state.workers if w.state == "busy")
+
+        result = fleet.scale_to(0)
+        assert busy not in result.removed and len(result.removed) == 1
+        assert "kept" in result.note
+        wait_for(lambda: [w.id for w in fleet.observe().workers] == [busy])
+        assert fleet.exited[0][1] == 0  # the idle worker drained and exited cleanly
+    finally:
+        fleet.close(grace=10)
+    assert fleet.observe().workers == ()
+    assert [code for _, code, _ in fleet.exited] == [0, 0]  # the busy one finished its message, then exited
+
+
+def test_a_worker_that_dies_while_starting_is_not_restarted_at_once(local_cfg, monkeypatch):
+    import subprocess
+    import sys
+
+    def broken(cfg, worker_id, extra_args=()):
+        return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdout=subprocess.PIPE)
+
+    fleet = LocalFleet(local_cfg, spawn=broken)
+    try:
+        fleet.scale_to(1)
+        wait_for(lambda: fleet.observe().workers == ())
+        again = fleet.scale_to(1)
+        assert again.launched == () and "next start" in again.note
+    finally:
+        fleet.close(grace=2)
