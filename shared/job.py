@@ -8,16 +8,67 @@ called from background threads; nothing here touches Qt or torch.
     for result in client.collect(job, on_result=...):   # every submitted item exactly once
         ...
     client.close()                          # deletes the reply queue
+
+How it works:
+- ``submit`` uploads through boto3's transfer manager (``cfg.upload_concurrency`` at a time) and, as
+  uploads finish, a background thread sends the requests in batches of 10. On a local (moto) endpoint
+  at most ``window`` requests of a job wait in the queue at once, because moto's SQS slows down with
+  every message queued (each call scans them all); the rest are sent as results come back. ``submit``
+  returns when every upload has finished and what the window allows has been sent; ``job.requests``
+  then keeps growing until everything is enqueued. On AWS there is no window.
+- Two threads per client receive replies on the client's own queue (short long polls), drop malformed
+  ones with a log line, and hand each result to its job, once per request id (a redelivered request
+  may be answered twice).
+- S3 is the durable record: when no new result arrives for a few seconds, ``collect`` lists the job's
+  results in the output bucket and recovers those missed on the queue. After ``timeout`` seconds
+  without a new result the remaining requests come back as errors.
+- Every item submitted comes back exactly once from ``collect``: uploaded and classified, or as an
+  error result (upload failed, cancelled before it was enqueued, timed out). Errors from before the
+  queue are also kept in ``job.upload_errors``.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 
-from shared.config import Config
-from shared.messages import Result
-from shared.scan import Item
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared import layout
+from shared.config import MAX_BATCH, Config
+from shared.job_manifest import Manifest, ManifestError
+from shared.messages import MessageError, Request, Result
+from shared.s3 import ObjectMissing, S3Service, Upload
+from shared.scan import Item, Skipped
+from shared.sqs import SQSService
+
+log = logging.getLogger(__name__)
+
+LOCAL_WINDOW = 96  # requests of one job queued at once on a local endpoint (moto scans every message)
+RECOVER_AFTER_SECONDS = 5.0  # no new result for this long: look for missed results in S3
+REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
+RECEIVER_THREADS = 2
+BATCH_LINGER_SECONDS = 0.05  # wait this long for a full batch of 10 while uploads still finish
+REPLY_RETENTION_SECONDS = 24 * 3600
+FETCH_THREADS = 16
+
+TIMED_OUT = "timed out waiting for a result"
+CANCELLED_BEFORE_UPLOAD = "cancelled before upload"
+CANCELLED_BEFORE_ENQUEUE = "cancelled before it was enqueued"
+CLIENT_CLOSED = "client closed before it was enqueued"
+NO_RESULT = "no result in the output bucket (still queued, in progress, or lost)"
+
+
+class JobError(RuntimeError):
+    """The job cannot run or be found; the message says why and what to do."""
 
 
 @dataclass
@@ -26,10 +77,185 @@ class Job:
     requests: dict[str, Item] = field(default_factory=dict)  # request_id -> item, for enqueued items
     upload_errors: list[Result] = field(default_factory=list)  # items that could not be uploaded/enqueued
     cancelled: bool = False
+    total: int = 0  # items submitted: collect() yields this many results
+    skipped: list[Skipped] = field(default_factory=list)  # what the scan left out, kept in the manifest
+
+
+def new_job_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]
+
+
+class _Run:
+    """The live state of one submitted job, shared by the uploader, the enqueuer, the reply receivers
+    and collect(). Everything is guarded by ``cond``."""
+
+    def __init__(self, job: Job, items: dict[str, Item], window: int, cancelled: Callable[[], bool]):
+        self.job = job
+        self.items = items  # request_id -> item: every item submitted
+        self.window = window  # 0: no limit
+        self.cancelled = cancelled
+        self.cond = threading.Condition()
+        self.pending: deque[str] = deque()  # uploaded, not yet enqueued
+        self.enqueued: set[str] = set()  # sent, or being sent
+        self.sending = 0  # requests popped from pending and not yet confirmed
+        self.outstanding = 0  # enqueued without a result yet
+        self.resolved: set[str] = set()
+        self.ready: deque[Result] = deque()
+        self.uploads_done = False
+        self.stopped: str | None = None  # why enqueuing stopped early
+        self.feeder_done = False
+
+    # --- results ---------------------------------------------------------------------------
+    def deliver(self, result: Result, before_queue: bool = False) -> bool:
+        """Accepts a result once per request id; returns False for duplicates and strangers."""
+        with self.cond:
+            rid = result.request_id
+            if rid in self.resolved or rid not in self.items:
+                return False
+            self.resolved.add(rid)
+            if rid in self.enqueued:
+                self.outstanding -= 1
+            name = self.items[rid].name
+            if result.name != name:  # the request may carry a shortened name; ours is authoritative
+                result = replace(result, name=name)
+            if before_queue:
+                self.job.upload_errors.append(result)
+            self.ready.append(result)
+            self.cond.notify_all()
+            return True
+
+    def fail(self, rid: str, error: str, before_queue: bool) -> bool:
+        result = Result(request_id=rid, job_id=self.job.job_id, name=self.items[rid].name, error=error)
+        return self.deliver(result, before_queue=before_queue)
+
+    def next_result(self, wait: float) -> Result | None:
+        with self.cond:
+            if not self.ready:
+                self.cond.wait(wait)
+            return self.ready.popleft() if self.ready else None
+
+    def unresolved(self) -> list[str]:
+        with self.cond:
+            return [rid for rid in self.items if rid not in self.resolved]
+
+    # --- enqueuing ---------------------------------------------------------------------------
+    def stop(self, reason: str) -> None:
+        with self.cond:
+            if self.stopped is None:
+                self.stopped = reason
+            self.cond.notify_all()
+
+    def _check_cancelled(self) -> None:
+        if self.stopped is None and self.cancelled():
+            self.stopped = CANCELLED_BEFORE_ENQUEUE
+            self.job.cancelled = True
+
+    def uploaded(self, rid: str) -> bool:
+        """Hands an uploaded item to the enqueuer; False (and an error result) if enqueuing stopped."""
+        with self.cond:
+            reason = self.stopped
+            if reason is None:
+                self.pending.append(rid)
+                self.cond.notify_all()
+                return True
+        self.fail(rid, reason, before_queue=True)
+        return False
+
+    def take_batch(self) -> list[str] | None:
+        """Waits for the next batch to send (up to 10, within the window); None when there is no more."""
+        linger_until: float | None = None
+        with self.cond:
+            while True:
+                self._check_cancelled()
+                if self.stopped is not None:
+                    return None
+                if not self.pending and self.uploads_done:
+                    return None
+                room = (self.window - self.outstanding) if self.window else MAX_BATCH
+                wait = 0.1
+                if self.pending and room > 0:
+                    want = min(MAX_BATCH, room)
+                    now = time.monotonic()
+                    if linger_until is None:
+                        linger_until = now + BATCH_LINGER_SECONDS
+                    if len(self.pending) >= want or self.uploads_done or now >= linger_until:
+                        batch = [self.pending.popleft() for _ in range(min(want, len(self.pending)))]
+                        self.enqueued.update(batch)
+                        self.outstanding += len(batch)
+                        self.sending += len(batch)
+                        return batch
+                    wait = max(0.0, linger_until - now)
+                self.cond.wait(wait)
+
+    def sent(self, batch: list[str], error: str | None) -> None:
+        with self.cond:
+            self.sending -= len(batch)
+            if error is None:
+                self.job.requests = {**self.job.requests, **{rid: self.items[rid] for rid in batch}}
+            else:
+                for rid in batch:
+                    self.enqueued.discard(rid)
+                    if rid not in self.resolved:
+                        self.outstanding -= 1
+            self.cond.notify_all()
+        if error is not None:
+            for rid in batch:
+                self.fail(rid, error, before_queue=True)
+
+    def settled(self) -> bool:
+        """Every upload finished and what the window allows is enqueued (or enqueuing has stopped)."""
+        with self.cond:
+            if self.feeder_done:
+                return True
+            window_full = bool(self.window) and self.outstanding >= self.window
+            return self.uploads_done and self.sending == 0 and (not self.pending or window_full)
 
 
 class JobClient:
-    def __init__(self, cfg: Config, s3=None, sqs=None, client_id: str | None = None): ...
+    def __init__(self, cfg: Config, s3=None, sqs=None, client_id: str | None = None,
+                 window: int | None = None):
+        self.cfg = cfg
+        self.s3 = s3 or S3Service(cfg)
+        self.sqs = sqs or SQSService(cfg)
+        self.client_id = client_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        # On a loopback endpoint (moto) keep the queue short; on AWS, let the backlog drive the scaler.
+        self.window = (LOCAL_WINDOW if cfg.is_local else 0) if window is None else window
+        self.reply_queue = layout.reply_queue_name(cfg.reply_queue_prefix, self.client_id)
+        self.reply_url = self.sqs.create_queue(
+            self.reply_queue, {"MessageRetentionPeriod": str(REPLY_RETENTION_SECONDS)}
+        )
+        self._request_url: str | None = None
+        self._runs: dict[str, _Run] = {}
+        self._lock = threading.Lock()
+        self._active = threading.Condition(self._lock)  # receivers sleep while no job is running
+        self._closing = threading.Event()
+        self._receivers: list[threading.Thread] = []
+        self._feeders: list[threading.Thread] = []
+        self._closed = False
+
+    def __enter__(self) -> JobClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- submit ------------------------------------------------------------------------------
+    def request_url(self) -> str:
+        if self._request_url is None:
+            try:
+                self._request_url = self.sqs.url(self.cfg.request_queue)
+            except ClientError as exc:
+                if "NonExistentQueue" in exc.response.get("Error", {}).get("Code", ""):
+                    where = self.cfg.endpoint_url or f"AWS {self.cfg.region}"
+                    raise JobError(f"the request queue {self.cfg.request_queue!r} does not exist at {where}: "
+                                   "run `imgrec provision` first") from None
+                raise
+        return self._request_url
 
     def submit(
         self,
@@ -37,13 +263,283 @@ class JobClient:
         on_uploaded: Callable[[Item, int, int], None] | None = None,  # (item, files_done, bytes_done)
         cancelled: Callable[[], bool] = lambda: False,
         job_id: str | None = None,
+        *,
+        skipped: Sequence[Skipped] = (),
     ) -> Job:
         """Uploads concurrently, then enqueues in batches of 10 as uploads finish.
 
         On cancel: stops uploading; what was uploaded but not enqueued is not enqueued; what was
-        enqueued stays in the job (its results still arrive)."""
-        raise NotImplementedError
+        enqueued stays in the job (its results still arrive).
 
+        ``on_uploaded`` is called once per item whose upload finished, successfully or not (a failed
+        one comes back from collect as an error), from transfer threads. ``skipped`` files are only
+        recorded in the job's manifest, for `imgrec results`."""
+        if self._closed:
+            raise JobError("this JobClient is closed")
+        self.request_url()
+        job = Job(job_id=job_id or new_job_id(), total=len(items), skipped=list(skipped))
+        items_by_rid: dict[str, Item] = {}
+        for item in items:
+            rid = uuid.uuid4().hex[:16]
+            items_by_rid[rid] = item
+        run = _Run(job, items_by_rid, self.window, cancelled)
+        with self._lock:
+            if job.job_id in self._runs:
+                raise JobError(f"job {job.job_id} is already running in this client")
+            self._runs[job.job_id] = run
+            self._active.notify_all()
+        self._start_receivers()
+        self._write_manifest(run)
+        feeder = threading.Thread(target=self._feed, args=(run,), name=f"imgrec-enqueue-{job.job_id}", daemon=True)
+        self._feeders.append(feeder)
+        feeder.start()
+        try:
+            self._upload(run, on_uploaded, cancelled)
+        finally:
+            with run.cond:
+                run.uploads_done = True
+                run.cond.notify_all()
+        while not run.settled():
+            time.sleep(0.01)
+        return job
+
+    def _upload(self, run: _Run, on_uploaded, cancelled: Callable[[], bool]) -> None:
+        cfg = self.cfg
+        slots = threading.BoundedSemaphore(2 * cfg.upload_concurrency)  # so that cancel stops uploads soon
+        progress_lock = threading.Lock()
+        progress = {"files": 0, "bytes": 0}
+        rid_of_key: dict[str, str] = {}
+        started: set[str] = set()
+        finished: set[str] = set()
+
+        def report(item: Item) -> None:
+            with progress_lock:
+                progress["files"] += 1
+                progress["bytes"] += item.size
+                files, nbytes = progress["files"], progress["bytes"]
+            if on_uploaded is not None:
+                try:
+                    on_uploaded(item, files, nbytes)
+                except Exception:  # noqa: BLE001 - a caller's callback must not stop the uploads
+                    log.exception("on_uploaded callback failed")
+
+        def uploads():
+            for rid, item in run.items.items():
+                if cancelled() or run.stopped is not None:
+                    return
+                if item.size > cfg.max_image_bytes:
+                    run.fail(rid, f"too large: {item.size} bytes (the limit is {cfg.max_image_bytes})", True)
+                    finished.add(rid)
+                    report(item)
+                    continue
+                slots.acquire()
+                if cancelled() or run.stopped is not None:
+                    slots.release()
+                    return
+                key = layout.input_key(run.job.job_id, rid, item.suffix)
+                rid_of_key[key] = rid
+                started.add(rid)
+                yield Upload(str(item.path), cfg.input_bucket, key)
+
+        def on_done(upload: Upload, error: BaseException | None) -> None:
+            rid = rid_of_key[upload.key]
+            slots.release()
+            finished.add(rid)
+            if error is not None:
+                run.fail(rid, f"upload failed: {_one_line(error)}", before_queue=True)
+            elif not run.uploaded(rid):
+                self._delete_inputs(run, [rid])
+            report(run.items[rid])
+
+        try:
+            # Cancellation is checked in uploads(): every upload it yields is really started.
+            self.s3.upload_many(uploads(), on_done)
+        except (BotoCoreError, ClientError, OSError) as exc:
+            log.error("uploads stopped: %s", _one_line(exc))
+            run.stop(f"not uploaded: {_one_line(exc)}")
+        was_cancelled = cancelled()
+        if was_cancelled:
+            run.job.cancelled = True
+        for rid in run.items:
+            if rid in started and rid not in finished:
+                run.fail(rid, "upload did not finish", before_queue=True)
+            elif rid not in started and rid not in finished:
+                run.fail(rid, CANCELLED_BEFORE_UPLOAD if was_cancelled else (run.stopped or "not uploaded"), True)
+
+    def _feed(self, run: _Run) -> None:
+        """The enqueuer: sends uploaded requests in batches of 10, within the window."""
+        try:
+            while True:
+                batch = run.take_batch()
+                if batch is None:
+                    break
+                self._send(run, batch)
+        except Exception as exc:  # noqa: BLE001 - becomes error results, never a silent hang
+            log.exception("enqueuing stopped")
+            run.stop(f"could not enqueue: {_one_line(exc)}")
+        finally:
+            with run.cond:
+                leftovers = list(run.pending)
+                run.pending.clear()
+                reason = run.stopped or CANCELLED_BEFORE_ENQUEUE
+            for rid in leftovers:
+                run.fail(rid, reason, before_queue=True)
+            self._delete_inputs(run, leftovers)
+            with run.cond:
+                run.feeder_done = True
+                run.cond.notify_all()
+            self._write_manifest(run, final=True)
+
+    def _send(self, run: _Run, batch: list[str]) -> None:
+        now = time.time()
+        bodies: list[str] = []
+        sendable: list[str] = []
+        for rid in batch:
+            item = run.items[rid]
+            request = Request(
+                request_id=rid,
+                job_id=run.job.job_id,
+                bucket=self.cfg.input_bucket,
+                key=layout.input_key(run.job.job_id, rid, item.suffix),
+                name=item.name,
+                reply_queue=self.reply_url,
+                submitted=now,
+            )
+            try:
+                bodies.append(request.to_json())
+                sendable.append(rid)
+            except MessageError as exc:
+                run.sent([rid], f"could not enqueue: {exc}")
+        if not sendable:
+            return
+        try:
+            self.sqs.send_batch(self.request_url(), bodies)
+        except Exception as exc:  # noqa: BLE001 - BatchFailed, ClientError, connection errors
+            log.warning("could not enqueue %d request(s): %s", len(sendable), _one_line(exc))
+            run.sent(sendable, f"could not enqueue: {_one_line(exc)}")
+            return
+        run.sent(sendable, None)
+
+    def _delete_inputs(self, run: _Run, rids: list[str]) -> None:
+        """Best effort: uploads that will never be processed are removed from the input bucket."""
+        keys = [layout.input_key(run.job.job_id, rid, run.items[rid].suffix) for rid in rids]
+        for start in range(0, len(keys), 1000):
+            chunk = [{"Key": k} for k in keys[start : start + 1000]]
+            try:
+                self.s3.client.delete_objects(Bucket=self.cfg.input_bucket, Delete={"Objects": chunk, "Quiet": True})
+            except Exception as exc:  # noqa: BLE001 - leftovers are harmless
+                log.debug("could not delete unsent inputs: %s", exc)
+
+    # --- manifest ------------------------------------------------------------------------------
+    def _write_manifest(self, run: _Run, final: bool = False) -> None:
+        with run.cond:
+            errors = {r.request_id: r.error or "" for r in run.job.upload_errors}
+            manifest = Manifest(
+                job_id=run.job.job_id,
+                requests={rid: item.name for rid, item in run.items.items()},
+                errors=errors,
+                skipped=list(run.job.skipped),
+                client_id=self.client_id,
+                complete=final,
+                cancelled=run.job.cancelled,
+            )
+        try:
+            self.s3.put_json(self.cfg.output_bucket, layout.manifest_key(run.job.job_id), manifest.to_dict())
+        except Exception as exc:  # noqa: BLE001 - the manifest helps `imgrec results`; the job goes on
+            log.warning("could not write the job manifest: %s", _one_line(exc))
+
+    def read_manifest(self, job_id: str) -> Manifest | None:
+        try:
+            return Manifest.from_dict(self.s3.get_json(self.cfg.output_bucket, layout.manifest_key(job_id)))
+        except ObjectMissing:
+            return None
+        except (ManifestError, ValueError) as exc:
+            log.warning("job %s: unreadable manifest: %s", job_id, exc)
+            return None
+
+    # --- replies -----------------------------------------------------------------------------
+    def _start_receivers(self) -> None:
+        with self._lock:
+            if self._receivers:
+                return
+            for i in range(RECEIVER_THREADS):
+                thread = threading.Thread(target=self._receive_loop, name=f"imgrec-replies-{i}", daemon=True)
+                self._receivers.append(thread)
+                thread.start()
+
+    def _receive_loop(self) -> None:
+        while not self._closing.is_set():
+            with self._lock:
+                while not self._runs and not self._closing.is_set():
+                    self._active.wait(1.0)
+            if self._closing.is_set():
+                return
+            try:
+                messages = self.sqs.receive(self.reply_url, wait=REPLY_WAIT_SECONDS)
+            except Exception as exc:  # noqa: BLE001 - keep receiving; collect() recovers from S3
+                if self._closing.is_set():
+                    return
+                log.warning("receiving replies failed: %s", _one_line(exc))
+                self._closing.wait(1.0)
+                continue
+            if not messages:
+                continue
+            for message in messages:
+                self._route(message.body)
+            try:
+                self.sqs.delete_batch(self.reply_url, [m.receipt for m in messages])
+            except Exception as exc:  # noqa: BLE001 - a reply seen twice is de-duplicated
+                log.warning("could not delete replies: %s", _one_line(exc))
+
+    def _route(self, body: str) -> None:
+        try:
+            result = Result.from_json(body)
+        except MessageError as exc:
+            log.warning("dropped a malformed reply: %s", exc)
+            return
+        with self._lock:
+            run = self._runs.get(result.job_id)
+        if run is None:
+            log.debug("reply for job %s, which is not running here: dropped", result.job_id)
+        elif not run.deliver(result):
+            log.debug("duplicate or unknown reply %s: dropped", result.request_id)
+
+    def _recover(self, run: _Run) -> int:
+        """Results already in the output bucket but missed on the reply queue; returns how many."""
+        prefix = layout.result_prefix(run.job.job_id)
+        try:
+            keys = list(self.s3.list_keys(self.cfg.output_bucket, prefix))
+        except Exception as exc:  # noqa: BLE001 - try again at the next stall
+            log.warning("could not list results in S3: %s", _one_line(exc))
+            return 0
+        with run.cond:
+            wanted = [k for k in keys if _rid_of(k, prefix) in run.items and _rid_of(k, prefix) not in run.resolved]
+        recovered = 0
+        for result in self._fetch(wanted, run.job.job_id):
+            if run.deliver(result):
+                recovered += 1
+        if recovered:
+            log.info("job %s: recovered %d result(s) from S3", run.job.job_id, recovered)
+        return recovered
+
+    def _fetch(self, keys: list[str], job_id: str) -> list[Result]:
+        def one(key: str) -> Result | None:
+            try:
+                result = Result.from_json(self.s3.get_bytes(self.cfg.output_bucket, key))
+            except (MessageError, ObjectMissing) as exc:
+                log.warning("skipped result %s: %s", key, exc)
+                return None
+            except Exception as exc:  # noqa: BLE001 - one unreadable object must not stop the rest
+                log.warning("could not read result %s: %s", key, _one_line(exc))
+                return None
+            return result if result.job_id == job_id else None
+
+        if not keys:
+            return []
+        with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(keys))) as pool:
+            return [r for r in pool.map(one, keys) if r is not None]
+
+    # --- collect -------------------------------------------------------------------------------
     def collect(
         self,
         job: Job,
@@ -53,11 +549,81 @@ class JobClient:
         """Yields one Result per request of the job, as they arrive on the reply queue; results
         missed on the queue are recovered from the output bucket; on timeout the rest become
         error results."""
-        raise NotImplementedError
+        with self._lock:
+            run = self._runs.get(job.job_id)
+        if run is None:
+            raise JobError(f"job {job.job_id} is not running in this client: use recollect()")
+        timeout = self.cfg.result_timeout if timeout is None else timeout
+        recover_every = max(0.2, min(RECOVER_AFTER_SECONDS, timeout / 3))
+        total = len(run.items)
+        yielded = 0
+        last_progress = last_recovery = time.monotonic()
+        try:
+            while yielded < total:
+                result = run.next_result(wait=min(0.25, recover_every))
+                now = time.monotonic()
+                if result is not None:
+                    yielded += 1
+                    last_progress = now
+                    if on_result is not None:
+                        on_result(result)
+                    yield result
+                    continue
+                idle = now - last_progress
+                if idle >= timeout:
+                    if self._recover(run):
+                        continue  # a last look in S3 found some: not timed out after all
+                    run.stop(TIMED_OUT)
+                    for rid in run.unresolved():
+                        run.fail(rid, TIMED_OUT, before_queue=rid not in run.enqueued)
+                elif idle >= recover_every and now - last_recovery >= recover_every:
+                    last_recovery = now
+                    self._recover(run)
+        finally:
+            if yielded >= total:
+                with self._lock:
+                    self._runs.pop(job.job_id, None)
 
     def recollect(self, job_id: str) -> list[Result]:
         """A job's results from the output bucket alone (`imgrec results JOB_ID`)."""
-        raise NotImplementedError
+        manifest = self.read_manifest(job_id)
+        prefix = layout.result_prefix(job_id)
+        keys = list(self.s3.list_keys(self.cfg.output_bucket, prefix))
+        if manifest is None and not keys:
+            raise JobError(f"no job {job_id!r} in s3://{self.cfg.output_bucket}: no manifest and no results")
+        found: dict[str, Result] = {}
+        for result in self._fetch(keys, job_id):
+            found.setdefault(result.request_id, result)
+        if manifest is not None:
+            known = {}
+            for rid, name in manifest.requests.items():
+                if rid in found:
+                    known[rid] = replace(found[rid], name=name) if found[rid].name != name else found[rid]
+                else:
+                    known[rid] = Result(request_id=rid, job_id=job_id, name=name,
+                                        error=manifest.errors.get(rid) or NO_RESULT)
+            found = known
+        return sorted(found.values(), key=lambda r: (r.name, r.request_id))
 
+    # --- close ---------------------------------------------------------------------------------
     def close(self) -> None:
-        raise NotImplementedError
+        """Stops enqueuing and receiving and deletes the reply queue. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        with self._lock:
+            runs = list(self._runs.values())
+            self._closing.set()
+            self._active.notify_all()
+        for run in runs:
+            run.stop(CLIENT_CLOSED)
+        for thread in self._receivers + self._feeders:
+            thread.join(timeout=REPLY_WAIT_SECONDS + 10)
+        try:
+            self.sqs.delete_queue(self.reply_url)
+        except Exception as exc:  # noqa: BLE001 - an unreachable endpoint must not hide the real error
+            log.warning("could not delete reply queue %s: %s", self.reply_queue, _one_line(exc))
+
+
+def _rid_of(key: str, prefix: str) -> str:
+    return key[len(prefix):].removesuffix(".json")

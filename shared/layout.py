@@ -17,6 +17,11 @@ def job_prefix(job_id: str) -> str:
     return f"jobs/{job_id}/"
 
 
+def manifest_key(job_id: str) -> str:
+    """In the output bucket: the job's request_id -> name map and its skipped files (`imgrec results`)."""
+    return f"jobs/{job_id}/manifest.json"
+
+
 def result_key(job_id: str, request_id: str) -> str:
     """Deterministic: a redelivered request overwrites its result, never duplicates it."""
     return f"results/{job_id}/{request_id}.json"
@@ -28,3 +33,11 @@ def result_prefix(job_id: str) -> str:
 
 def reply_queue_name(prefix: str, client_id: str) -> str:
     return (prefix + _SAFE.sub("-", client_id))[:80]  # SQS queue names: 80 chars, [A-Za-z0-9_-]
+
+
+WORKER_STATUS_PREFIX = "workers/"
+
+
+def worker_status_key(worker_id: str) -> str:
+    """In the output bucket: a worker's latest state, so a remote scaler can tell idle from busy."""
+    return f"{WORKER_STATUS_PREFIX}{_SAFE.sub('-', worker_id)}.json"

@@ -1,0 +1,256 @@
+"""The job client against moto (`mock_aws`), with a stand-in worker that answers like the real one:
+result to S3 at its deterministic key, reply to the request's reply queue, request deleted."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import pytest
+from moto import mock_aws
+from PIL import Image
+
+from shared import layout
+from shared.config import Config
+from shared.job import CANCELLED_BEFORE_ENQUEUE, NO_RESULT, TIMED_OUT, JobClient, JobError
+from shared.messages import Request, Result
+from shared.provision import provision
+from shared.s3 import S3Service
+from shared.scan import Skipped, scan
+from shared.sqs import SQSService
+
+
+@pytest.fixture
+def cfg():
+    with mock_aws():
+        cfg = Config(wait_time=0)
+        provision(cfg)
+        yield cfg
+
+
+@pytest.fixture
+def photos(tmp_path):
+    def make(n: int, folder: str = "photos"):
+        root = tmp_path / folder
+        root.mkdir(exist_ok=True)
+        for i in range(n):
+            buffer = io.BytesIO()
+            Image.new("RGB", (4, 4), (i, 0, 0)).save(buffer, "PNG")
+            (root / f"img{i:03d}.png").write_bytes(buffer.getvalue())
+        return scan([root]).images
+    return make
+
+
+class FakeWorker:
+    """Answers requests like the real worker, with knobs to lose, repeat or ignore replies."""
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.s3, self.sqs = S3Service(cfg), SQSService(cfg)
+        self.url = self.sqs.url(cfg.request_queue)
+        self.seen: list[Request] = []
+
+    def serve(self, *, lose_reply=(), duplicate=(), ignore=(), limit: int | None = None) -> int:
+        """Answers what is queued now; names in ``lose_reply`` get only the S3 result, in ``duplicate``
+        two replies, in ``ignore`` nothing at all (the request is deleted). Returns requests handled."""
+        handled = 0
+        while limit is None or handled < limit:
+            messages = self.sqs.receive(self.url, wait=0)
+            if not messages:
+                return handled
+            for message in messages:
+                request = Request.from_json(message.body)
+                self.seen.append(request)
+                handled += 1
+                if request.name in ignore:
+                    continue
+                self.s3.get_bytes(request.bucket, request.key)  # the upload is really there
+                result = Result(request_id=request.request_id, job_id=request.job_id, name=request.name,
+                                label=f"label-of-{request.name}", score=0.5, top5=(("x", 0.5),),
+                                model="fake", worker_id="fake-1")
+                self.s3.put_json(self.cfg.output_bucket, layout.result_key(request.job_id, request.request_id),
+                                 result.to_dict())
+                if request.name not in lose_reply:
+                    copies = 2 if request.name in duplicate else 1
+                    self.sqs.send_batch(request.reply_queue, [result.to_json()] * copies)
+            self.sqs.delete_batch(self.url, [m.receipt for m in messages])
+        return handled
+
+
+def collect_all(client, job, timeout=10.0) -> list[Result]:
+    return list(client.collect(job, timeout=timeout))
+
+
+def test_every_item_comes_back_once_with_its_name(cfg, photos):
+    items = photos(23)
+    with JobClient(cfg) as client:
+        uploaded = []
+        job = client.submit(items, on_uploaded=lambda item, n, b: uploaded.append((item.name, n, b)))
+        assert len(uploaded) == 23 and max(n for _, n, _ in uploaded) == 23
+        assert max(b for _, _, b in uploaded) == sum(i.size for i in items)
+        assert len(job.requests) == 23 and job.upload_errors == []
+        FakeWorker(cfg).serve()
+        results = collect_all(client, job)
+    assert sorted(r.name for r in results) == sorted(i.name for i in items)
+    assert all(r.ok and r.label == f"label-of-{r.name}" for r in results)
+
+
+def test_requests_point_at_uploaded_objects_and_this_clients_queue(cfg, photos):
+    items = photos(3)
+    worker = FakeWorker(cfg)
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        worker.serve()
+        collect_all(client, job)
+        assert {r.reply_queue for r in worker.seen} == {client.reply_url}
+    keys = {r.key for r in worker.seen}
+    assert all(k.startswith(f"jobs/{job.job_id}/") and k.endswith(".png") for k in keys)
+    assert all(len(r.to_json().encode()) < 1024 for r in worker.seen)
+
+
+def test_two_clients_get_only_their_own_results(cfg, photos, tmp_path):
+    items_a = photos(12, "a")
+    items_b = photos(7, "b")
+    with JobClient(cfg, client_id="alice") as alice, JobClient(cfg, client_id="bob") as bob:
+        assert alice.reply_url != bob.reply_url
+        job_a = alice.submit(items_a)
+        job_b = bob.submit(items_b)
+        FakeWorker(cfg).serve()
+        got_a = collect_all(alice, job_a)
+        got_b = collect_all(bob, job_b)
+    assert {r.job_id for r in got_a} == {job_a.job_id} and len(got_a) == 12
+    assert {r.job_id for r in got_b} == {job_b.job_id} and len(got_b) == 7
+
+
+def test_a_duplicated_reply_counts_once(cfg, photos):
+    items = photos(5)
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve(duplicate={items[0].name, items[3].name})
+        results = collect_all(client, job)
+        time.sleep(0.5)  # the duplicates arrive too; they must not show up anywhere
+    assert sorted(r.name for r in results) == sorted(i.name for i in items)
+
+
+def test_a_lost_reply_is_recovered_from_s3(cfg, photos):
+    items = photos(6)
+    lost = {items[1].name, items[4].name}
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve(lose_reply=lost)
+        started = time.monotonic()
+        results = collect_all(client, job, timeout=3.0)
+        elapsed = time.monotonic() - started
+    assert sorted(r.name for r in results) == sorted(i.name for i in items)
+    assert all(r.ok for r in results)
+    assert elapsed < 3.0  # recovered at the first stall, well before the timeout
+
+
+def test_unanswered_requests_time_out_as_error_rows(cfg, photos):
+    items = photos(4)
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve(ignore={items[2].name})
+        results = collect_all(client, job, timeout=1.0)
+    by_name = {r.name: r for r in results}
+    assert len(results) == 4
+    assert by_name[items[2].name].error == TIMED_OUT
+    assert sum(r.ok for r in results) == 3
+
+
+def test_a_malformed_reply_is_dropped_not_a_crash(cfg, photos):
+    items = photos(3)
+    with JobClient(cfg) as client:
+        SQSService(cfg).send_batch(client.reply_url, ["not json", '{"v": 99}', '{"v": 1, "job_id": 3}'])
+        job = client.submit(items)
+        FakeWorker(cfg).serve()
+        results = collect_all(client, job)
+    assert len(results) == 3 and all(r.ok for r in results)
+
+
+def test_a_file_that_vanished_before_upload_is_an_error_row(cfg, photos):
+    items = photos(3)
+    items[1].path.unlink()
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve()
+        results = collect_all(client, job)
+    assert [r.name for r in job.upload_errors] == [items[1].name]
+    assert job.upload_errors[0].error.startswith("upload failed")
+    assert len(results) == 3 and sum(r.ok for r in results) == 2
+
+
+def test_cancel_enqueues_nothing_more_and_reports_the_rest(cfg, photos):
+    items = photos(30)
+    stop = threading.Event()
+
+    def on_uploaded(item, files_done, _bytes):
+        if files_done >= 5:
+            stop.set()
+
+    with JobClient(cfg) as client:
+        job = client.submit(items, on_uploaded=on_uploaded, cancelled=stop.is_set)
+        assert job.cancelled
+        queued = FakeWorker(cfg).serve()
+        results = collect_all(client, job)
+    assert queued == len(job.requests) < 30  # only what was enqueued reached the queue
+    assert len(results) == 30 and len({r.request_id for r in results}) == 30
+    assert sum(r.ok for r in results) == len(job.requests)
+    errors = {r.error for r in results if not r.ok}
+    assert errors <= {CANCELLED_BEFORE_ENQUEUE, "cancelled before upload"} and errors
+
+
+def test_window_keeps_the_queue_short_and_the_rest_follows(cfg, photos):
+    items = photos(25)
+    worker = FakeWorker(cfg)
+    sqs = SQSService(cfg)
+    with JobClient(cfg, window=6) as client:
+        job = client.submit(items)
+        assert sqs.depth(worker.url).visible == 6 and len(job.requests) == 6
+        results = []
+        deadline = time.monotonic() + 20
+        collecting = client.collect(job, timeout=5)
+        while len(results) < 25 and time.monotonic() < deadline:
+            assert sqs.depth(worker.url).total <= 6
+            worker.serve(limit=3)
+            results.extend(next(collecting) for _ in range(min(3, 25 - len(results))))
+        results.extend(collecting)
+    assert len(results) == 25 and all(r.ok for r in results)
+
+
+def test_recollect_reads_results_from_s3_and_reports_missing_ones(cfg, photos):
+    items = photos(5)
+    skipped = [Skipped("notes.txt", "skipped: not an image (text)", False)]
+    with JobClient(cfg) as client:
+        job = client.submit(items, skipped=skipped)
+        FakeWorker(cfg).serve(ignore={items[0].name})
+        collect_all(client, job, timeout=0.5)
+    with JobClient(cfg) as later:
+        results = later.recollect(job.job_id)
+        manifest = later.read_manifest(job.job_id)
+    assert [r.name for r in results] == sorted(i.name for i in items)
+    assert {r.name: r.error for r in results if not r.ok} == {items[0].name: NO_RESULT}
+    assert manifest.skipped == skipped and manifest.complete
+
+
+def test_recollect_of_an_unknown_job_is_a_clear_error(cfg):
+    with JobClient(cfg) as client, pytest.raises(JobError, match="no job 'nope'"):
+        client.recollect("nope")
+
+
+def test_close_deletes_the_reply_queue(cfg):
+    client = JobClient(cfg, client_id="short-lived")
+    name = client.reply_queue
+    assert SQSService(cfg).exists(name)
+    client.close()
+    client.close()
+    assert not SQSService(cfg).exists(name)
+
+
+def test_missing_request_queue_says_to_provision(photos):
+    with mock_aws():
+        cfg = Config(wait_time=0)
+        S3Service(cfg).client.create_bucket(Bucket=cfg.input_bucket)
+        with JobClient(cfg) as client, pytest.raises(JobError, match="imgrec provision"):
+            client.submit(photos(1))
