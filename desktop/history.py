@@ -17,7 +17,7 @@ from pathlib import Path
 
 from desktop.rows import DONE, FAILED, SKIPPED, TableRow
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # bump with a migration when a table changes
 BUSY_TIMEOUT_SECONDS = 10
 
 _SCHEMA = """
@@ -30,17 +30,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     total         INTEGER NOT NULL DEFAULT 0,
     status        TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS items (
+CREATE TABLE IF NOT EXISTS items (  -- every image submitted (names are unique within a job)
     job_id     TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
-    request_id TEXT NOT NULL,
     name       TEXT NOT NULL,
     path       TEXT,
-    PRIMARY KEY (job_id, request_id)
+    PRIMARY KEY (job_id, name)
 );
-CREATE TABLE IF NOT EXISTS rows (
+CREATE TABLE IF NOT EXISTS rows (  -- one per image or skipped file: a result stored twice is stored once
     job_id     TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
-    row_key    TEXT NOT NULL,  -- the request id, or "skipped:" + name for a file never sent
     name       TEXT NOT NULL,
+    request_id TEXT NOT NULL DEFAULT '',
     path       TEXT,
     label      TEXT NOT NULL DEFAULT '',
     score      REAL,
@@ -50,7 +49,7 @@ CREATE TABLE IF NOT EXISTS rows (
     model      TEXT NOT NULL DEFAULT '',
     latency_s  REAL,
     status     TEXT NOT NULL,
-    PRIMARY KEY (job_id, row_key)
+    PRIMARY KEY (job_id, name)
 );
 """
 
@@ -69,7 +68,7 @@ class JobRecord:
     target: str  # where it ran: an endpoint URL or "AWS us-east-1"
     output_bucket: str
     created: float = 0.0
-    total: int = 0  # images enqueued
+    total: int = 0  # images submitted
     status: str = UPLOADING
 
 
@@ -79,19 +78,15 @@ class JobSummary:
     done: int
     failed: int
     skipped: int
-    missing: int  # images enqueued whose result is not in the database
+    missing: int  # images submitted whose result is not in the database
 
 
 @dataclass(frozen=True)
 class JobHistory:
     summary: JobSummary
     rows: list[TableRow]
-    paths: dict[str, tuple[str, str | None]]  # request_id -> (name, local path) of every image sent
-    missing: list[str]  # request ids with no result stored
-
-
-def _row_key(row: TableRow) -> str:
-    return row.request_id or f"skipped:{row.name}"
+    paths: dict[str, str | None]  # name -> local path, for every image submitted
+    missing: list[str]  # names of images with no result stored
 
 
 class HistoryStore:
@@ -141,24 +136,24 @@ class HistoryStore:
             )
         return record
 
-    def add_items(self, job_id: str, items: Iterable[tuple[str, str, str | None]]) -> None:
-        """(request_id, name, path) of each image enqueued; the job's total follows."""
+    def add_items(self, job_id: str, items: Iterable[tuple[str, str | None]]) -> None:
+        """(name, path) of each image submitted; the job's total follows."""
         with closing(self._connect()) as db, db:
-            db.executemany("INSERT OR REPLACE INTO items (job_id, request_id, name, path) VALUES (?, ?, ?, ?)",
-                           [(job_id, rid, name, path) for rid, name, path in items])
+            db.executemany("INSERT OR REPLACE INTO items (job_id, name, path) VALUES (?, ?, ?)",
+                           [(job_id, name, path) for name, path in items])
             db.execute("UPDATE jobs SET total = (SELECT COUNT(*) FROM items WHERE job_id = ?) WHERE job_id = ?",
                        (job_id, job_id))
 
     def add_rows(self, job_id: str, rows: Sequence[TableRow]) -> None:
-        """Results (keyed by request id: a result stored twice is stored once) and skipped files."""
+        """Results and skipped files, keyed by name: a result stored twice is stored once."""
         if not rows:
             return
         with closing(self._connect()) as db, db:
             db.executemany(
-                "INSERT OR REPLACE INTO rows (job_id, row_key, name, path, label, score, top5, error, worker,"
+                "INSERT OR REPLACE INTO rows (job_id, name, request_id, path, label, score, top5, error, worker,"
                 " model, latency_s, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (job_id, _row_key(r), r.name, r.path, r.label, r.score, json.dumps([list(t) for t in r.top5]),
+                    (job_id, r.name, r.request_id, r.path, r.label, r.score, json.dumps([list(t) for t in r.top5]),
                      r.error, r.worker, r.model, r.latency_s, r.status)
                     for r in rows
                 ],
@@ -188,7 +183,7 @@ class HistoryStore:
                 " (SELECT COUNT(*) FROM rows r WHERE r.job_id = j.job_id AND r.status = ?),"
                 " (SELECT COUNT(*) FROM rows r WHERE r.job_id = j.job_id AND r.status = ?),"
                 " (SELECT COUNT(*) FROM items i WHERE i.job_id = j.job_id AND NOT EXISTS"
-                "   (SELECT 1 FROM rows r WHERE r.job_id = i.job_id AND r.row_key = i.request_id))"
+                "   (SELECT 1 FROM rows r WHERE r.job_id = i.job_id AND r.name = i.name))"
                 " FROM jobs j ORDER BY j.created DESC LIMIT ?",
                 (DONE, FAILED, SKIPPED, limit),
             )
@@ -203,19 +198,18 @@ class HistoryStore:
     def load(self, job_id: str) -> JobHistory:
         summary = self.summary(job_id)
         with closing(self._connect()) as db:
-            paths = {rid: (name, path) for rid, name, path in db.execute(
-                "SELECT request_id, name, path FROM items WHERE job_id = ?", (job_id,))}
+            paths = dict(db.execute("SELECT name, path FROM items WHERE job_id = ?", (job_id,)).fetchall())
             rows = [
                 TableRow(name=name, path=path, label=label, score=score,
                          top5=tuple((str(lbl), float(s)) for lbl, s in json.loads(top5)),
                          error=error, worker=worker, model=model, latency_s=latency,
-                         request_id="" if key.startswith("skipped:") else key, job_id=job_id, status=status)
-                for key, name, path, label, score, top5, error, worker, model, latency, status in db.execute(
-                    "SELECT row_key, name, path, label, score, top5, error, worker, model, latency_s, status"
+                         request_id=request_id, job_id=job_id, status=status)
+                for name, request_id, path, label, score, top5, error, worker, model, latency, status in db.execute(
+                    "SELECT name, request_id, path, label, score, top5, error, worker, model, latency_s, status"
                     " FROM rows WHERE job_id = ? ORDER BY name", (job_id,))
             ]
-        have = {row.request_id for row in rows if row.request_id}
-        missing = sorted(rid for rid in paths if rid not in have)
+        have = {row.name for row in rows}
+        missing = sorted(name for name in paths if name not in have)
         return JobHistory(summary=summary, rows=rows, paths=paths, missing=missing)
 
 

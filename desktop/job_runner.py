@@ -9,6 +9,8 @@ running at once each collect exactly their own results.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +26,11 @@ log = logging.getLogger(__name__)
 
 HISTORY_FLUSH_SECONDS = 0.5  # results are written to SQLite in batches at most this old
 HISTORY_FLUSH_ROWS = 200
+ABANDON_CHECK_SECONDS = 0.2
+
+
+class JobAbandoned(RuntimeError):
+    """The app stopped waiting for a job's results (it is closing); they stay in the output bucket."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +95,41 @@ class _HistoryBatch:
         self.rows, self.since = [], time.monotonic()
 
 
+def _collect_in_background(client: JobClient, job, results: queue.SimpleQueue) -> threading.Thread:
+    """Iterates ``client.collect(job)`` on a daemon thread, handing results over through ``results``.
+
+    collect() blocks until its job is complete or times out; iterating it here lets the task give up
+    waiting at once when the app closes, instead of holding the window's exit for minutes."""
+
+    def pump() -> None:
+        try:
+            for result in client.collect(job):
+                results.put(result)
+        except BaseException as exc:  # noqa: BLE001 - handed to the task, which raises it
+            results.put(exc)
+        finally:
+            results.put(_END)
+
+    thread = threading.Thread(target=pump, name=f"imgrec-collect-{job.job_id}", daemon=True)
+    thread.start()
+    return thread
+
+
+_END = object()
+
+
 def run_job(task: Task, cfg: Config, plan: JobPlan, inbox: Inbox, history: HistoryStore | None,
-            target: str) -> JobOutcome:
+            target: str, abandon: threading.Event | None = None) -> JobOutcome:
+    """Uploads, enqueues and collects one job. ``task.cancel()`` stops the uploads (what was enqueued
+    still comes back); ``abandon`` stops waiting for results (the app is closing)."""
     started = time.monotonic()
-    skipped_rows = [row_from_skipped(s, plan.job_id) for s in plan.skipped]
+    abandon = abandon or threading.Event()
+    paths = {item.name: str(item.path) for item in plan.items}
     if history is not None:
         history.add_job(JobRecord(job_id=plan.job_id, title=plan.title, target=target,
                                   output_bucket=cfg.output_bucket))
-        history.add_rows(plan.job_id, skipped_rows)
+        history.add_items(plan.job_id, paths.items())
+        history.add_rows(plan.job_id, [row_from_skipped(s, plan.job_id) for s in plan.skipped])
 
     client = JobClient(cfg)
     try:
@@ -103,25 +137,29 @@ def run_job(task: Task, cfg: Config, plan: JobPlan, inbox: Inbox, history: Histo
             inbox.put(Uploaded(plan.job_id, files_done, bytes_done))
 
         job = client.submit(list(plan.items), on_uploaded=on_uploaded, cancelled=task.cancelled,
-                            job_id=plan.job_id)
-        paths = {rid: str(item.path) for rid, item in job.requests.items()}
+                            job_id=plan.job_id, skipped=list(plan.skipped))
         if history is not None:
-            history.add_items(plan.job_id, [(rid, item.name, str(item.path)) for rid, item in job.requests.items()])
             history.set_status(plan.job_id, RUNNING)
-        inbox.put(Enqueued(plan.job_id, len(job.requests) + len(job.upload_errors), job.cancelled))
+        # Every item submitted comes back from collect() exactly once, failures and cancellations included.
+        inbox.put(Enqueued(plan.job_id, job.total, job.cancelled))
 
-        by_name = {item.name: str(item.path) for item in plan.items}
-        failed_uploads = [row_from_result(r, by_name.get(r.name)) for r in job.upload_errors]
-        if failed_uploads:
-            inbox.put(Arrived(plan.job_id, failed_uploads))
-            if history is not None:
-                history.add_rows(plan.job_id, failed_uploads)
-
+        results: queue.SimpleQueue = queue.SimpleQueue()
+        _collect_in_background(client, job, results)
         batch = _HistoryBatch(history, plan.job_id)
         count = 0
         try:
-            for result in client.collect(job):
-                row = row_from_result(result, paths.get(result.request_id))
+            while True:
+                try:
+                    result = results.get(timeout=ABANDON_CHECK_SECONDS)
+                except queue.Empty:
+                    if abandon.is_set():
+                        raise JobAbandoned(f"job {plan.job_id}: stopped waiting for results") from None
+                    continue
+                if result is _END:
+                    break
+                if isinstance(result, BaseException):
+                    raise result
+                row = row_from_result(result, paths.get(result.name))
                 inbox.put(Arrived(plan.job_id, [row]))
                 batch.add(row)
                 count += 1

@@ -16,7 +16,7 @@ from desktop.rows import TableRow, row_from_result
 from desktop.tasks import Task, TaskError, TaskRunner
 from desktop.views.main_view import MainView
 from shared.config import Config
-from shared.job import JobClient
+from shared.job import NO_RESULT, JobClient
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def load_job(task: Task, history: HistoryStore, job_id: str) -> JobHistory:
 
 
 def recollect(task: Task, cfg: Config, history: HistoryStore, job_id: str) -> Recollected:
-    """The job's results from the output bucket; those not stored yet are stored and returned."""
+    """The job's results from the output bucket; those not stored locally yet are stored and returned."""
     saved = history.load(job_id)
     client = JobClient(cfg)
     try:
@@ -47,8 +47,8 @@ def recollect(task: Task, cfg: Config, history: HistoryStore, job_id: str) -> Re
     finally:
         client.close()
     missing = set(saved.missing)
-    rows = [row_from_result(r, saved.paths.get(r.request_id, (r.name, None))[1])
-            for r in results if r.request_id in missing]
+    rows = [row_from_result(r, saved.paths.get(r.name)) for r in results
+            if r.name in missing and r.error != NO_RESULT]
     history.add_rows(job_id, rows)
     return Recollected(job_id, rows, len(missing) - len(rows))
 

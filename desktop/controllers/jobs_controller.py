@@ -9,6 +9,7 @@ so thousands of results cost a few dozen table insertions, not thousands.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ class ActiveJob:
     received: int = 0
     enqueued: bool = False
     started: float = field(default_factory=time.monotonic)
+    abandon: threading.Event = field(default_factory=threading.Event)  # stop waiting: the app closes
 
 
 class JobsController(QObject):
@@ -164,7 +166,8 @@ class JobsController(QObject):
 
     def _start(self, plan: JobPlan, cfg: Config) -> None:
         job = ActiveJob(plan=plan, expected=len(plan.items))
-        task = Task(run_job, cfg, plan, self.inbox, self.history, self.connection.target, name=f"job {plan.job_id}")
+        task = Task(run_job, cfg, plan, self.inbox, self.history, self.connection.target, job.abandon,
+                    name=f"job {plan.job_id}")
         task.signals.result.connect(self._on_job_done)
         task.signals.errored.connect(lambda error, job_id=plan.job_id: self._on_job_failed(job_id, error))
         job.task = task
@@ -321,8 +324,13 @@ class JobsController(QObject):
         if not self.busy:
             self.idle.emit()
 
-    def shutdown(self, wait_ms: int = 5000) -> None:
+    def shutdown(self, wait_ms: int = 15_000) -> None:
+        """Stops uploads and stops waiting for results (they stay in the output bucket: History
+        re-collects them), then waits for the job tasks to close their reply queues."""
         self.flush_timer.stop()
         self.eta_timer.stop()
+        for job in self.jobs.values():
+            job.abandon.set()
         self.runner.cancel_all()
         self.scans.wait(wait_ms)
+        self.runner.wait(wait_ms)

@@ -42,17 +42,17 @@ class ResultsModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[TableRow] = []
         self._by_path: dict[str, list[int]] = {}
-        self._keys: set[str] = set()  # request ids already shown: a result is shown once
+        self._keys: set[tuple[str, str]] = set()  # (job, name) already shown: a result is shown once
         self.thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnail_ready)
 
     # --- data in ------------------------------------------------------------------------------
     def append(self, rows: Iterable[TableRow]) -> int:
-        """Adds the rows not shown yet (by request id), in one insertion. Returns how many were added."""
+        """Adds the rows not shown yet (by job and name), in one insertion. Returns how many were added."""
         fresh = []
         for row in rows:
-            key = row.request_id or f"{row.job_id}:skipped:{row.name}"
+            key = (row.job_id, row.name)
             if key in self._keys:
                 continue
             self._keys.add(key)

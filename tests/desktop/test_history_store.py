@@ -10,7 +10,7 @@ def test_a_job_round_trips_and_reports_what_is_missing(tmp_path):
     path = tmp_path / "h.sqlite3"
     store = HistoryStore(path)
     store.add_job(JobRecord(job_id="j1", title="photos", target="http://127.0.0.1:1", output_bucket="out"))
-    store.add_items("j1", [("r1", "a.jpg", "/x/a.jpg"), ("r2", "b.jpg", "/x/b.jpg"), ("r3", "c.jpg", None)])
+    store.add_items("j1", [("a.jpg", "/x/a.jpg"), ("b.jpg", "/x/b.jpg"), ("c.jpg", None)])
     cat = TableRow(name="a.jpg", path="/x/a.jpg", label="cat", score=0.9, top5=(("cat", 0.9), ("dog", 0.05)),
                    request_id="r1", worker="w1", latency_s=0.5, status=DONE)
     store.add_rows("j1", [
@@ -25,11 +25,12 @@ def test_a_job_round_trips_and_reports_what_is_missing(tmp_path):
     [job] = reopened.jobs()
     assert (job.record.total, job.done, job.failed, job.skipped, job.missing) == (3, 1, 1, 1, 1)
     loaded = reopened.load("j1")
-    assert loaded.missing == ["r3"]
+    assert loaded.missing == ["c.jpg"]
     by_name = {r.name: r for r in loaded.rows}
     assert by_name["a.jpg"].top5 == (("cat", 0.9), ("dog", 0.05))
     assert by_name["notes.txt"].request_id == ""
-    assert loaded.paths["r2"] == ("b.jpg", "/x/b.jpg")
+    assert loaded.paths["b.jpg"] == "/x/b.jpg"
+    assert by_name["a.jpg"].request_id == "r1"
 
     assert reopened.mark_interrupted() == 1
     assert reopened.summary("j1").record.status == INTERRUPTED

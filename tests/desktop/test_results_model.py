@@ -21,7 +21,7 @@ def test_a_batch_is_one_insertion_and_a_result_is_shown_once(qtbot):
     model.rowsInserted.connect(lambda _parent, first, last: inserts.append((first, last)))
     assert model.append([_row(f"{i}.jpg") for i in range(100)]) == 100
     assert inserts == [(0, 99)]
-    # A redelivered result (same request id) does not make a second row.
+    # A result seen twice (same job, same file) does not make a second row.
     assert model.append([_row("5.jpg"), _row("new.jpg")]) == 1
     assert model.rowCount() == 101
 
