@@ -449,13 +449,7 @@ class JobClient:
             log.warning("could not write the job manifest: %s", _one_line(exc))
 
     def read_manifest(self, job_id: str) -> Manifest | None:
-        try:
-            return Manifest.from_dict(self.s3.get_json(self.cfg.output_bucket, layout.manifest_key(job_id)))
-        except ObjectMissing:
-            return None
-        except (ManifestError, ValueError) as exc:
-            log.warning("job %s: unreadable manifest: %s", job_id, exc)
-            return None
+        return read_manifest(self.cfg, job_id, self.s3)
 
     # --- replies -----------------------------------------------------------------------------
     def _start_receivers(self) -> None:
@@ -523,21 +517,7 @@ class JobClient:
         return recovered
 
     def _fetch(self, keys: list[str], job_id: str) -> list[Result]:
-        def one(key: str) -> Result | None:
-            try:
-                result = Result.from_json(self.s3.get_bytes(self.cfg.output_bucket, key))
-            except (MessageError, ObjectMissing) as exc:
-                log.warning("skipped result %s: %s", key, exc)
-                return None
-            except Exception as exc:  # noqa: BLE001 - one unreadable object must not stop the rest
-                log.warning("could not read result %s: %s", key, _one_line(exc))
-                return None
-            return result if result.job_id == job_id else None
-
-        if not keys:
-            return []
-        with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(keys))) as pool:
-            return [r for r in pool.map(one, keys) if r is not None]
+        return fetch_results(self.s3, self.cfg.output_bucket, keys, job_id)
 
     # --- collect -------------------------------------------------------------------------------
     def collect(
@@ -586,24 +566,7 @@ class JobClient:
 
     def recollect(self, job_id: str) -> list[Result]:
         """A job's results from the output bucket alone (`imgrec results JOB_ID`)."""
-        manifest = self.read_manifest(job_id)
-        prefix = layout.result_prefix(job_id)
-        keys = list(self.s3.list_keys(self.cfg.output_bucket, prefix))
-        if manifest is None and not keys:
-            raise JobError(f"no job {job_id!r} in s3://{self.cfg.output_bucket}: no manifest and no results")
-        found: dict[str, Result] = {}
-        for result in self._fetch(keys, job_id):
-            found.setdefault(result.request_id, result)
-        if manifest is not None:
-            known = {}
-            for rid, name in manifest.requests.items():
-                if rid in found:
-                    known[rid] = replace(found[rid], name=name) if found[rid].name != name else found[rid]
-                else:
-                    known[rid] = Result(request_id=rid, job_id=job_id, name=name,
-                                        error=manifest.errors.get(rid) or NO_RESULT)
-            found = known
-        return sorted(found.values(), key=lambda r: (r.name, r.request_id))
+        return recollect(self.cfg, job_id, self.s3)
 
     # --- close ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -623,6 +586,62 @@ class JobClient:
             self.sqs.delete_queue(self.reply_url)
         except Exception as exc:  # noqa: BLE001 - an unreachable endpoint must not hide the real error
             log.warning("could not delete reply queue %s: %s", self.reply_queue, _one_line(exc))
+
+
+# --- reading a job back from S3 alone (no reply queue needed) ------------------------------------------
+
+def read_manifest(cfg: Config, job_id: str, s3: S3Service | None = None) -> Manifest | None:
+    """The job's manifest, or None when there is none (or it cannot be read)."""
+    s3 = s3 or S3Service(cfg)
+    try:
+        return Manifest.from_dict(s3.get_json(cfg.output_bucket, layout.manifest_key(job_id)))
+    except ObjectMissing:
+        return None
+    except (ManifestError, ValueError) as exc:
+        log.warning("job %s: unreadable manifest: %s", job_id, exc)
+        return None
+
+
+def fetch_results(s3: S3Service, bucket: str, keys: list[str], job_id: str) -> list[Result]:
+    """Reads result objects concurrently; unreadable or foreign ones are logged and left out."""
+    def one(key: str) -> Result | None:
+        try:
+            result = Result.from_json(s3.get_bytes(bucket, key))
+        except (MessageError, ObjectMissing) as exc:
+            log.warning("skipped result %s: %s", key, exc)
+            return None
+        except Exception as exc:  # noqa: BLE001 - one unreadable object must not stop the rest
+            log.warning("could not read result %s: %s", key, _one_line(exc))
+            return None
+        return result if result.job_id == job_id else None
+
+    if not keys:
+        return []
+    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(keys))) as pool:
+        return [r for r in pool.map(one, keys) if r is not None]
+
+
+def recollect(cfg: Config, job_id: str, s3: S3Service | None = None) -> list[Result]:
+    """A job's results from the output bucket alone, sorted by name: one per item of the manifest
+    (an error row for each item with no result), or whatever results exist when there is none."""
+    s3 = s3 or S3Service(cfg)
+    manifest = read_manifest(cfg, job_id, s3)
+    keys = list(s3.list_keys(cfg.output_bucket, layout.result_prefix(job_id)))
+    if manifest is None and not keys:
+        raise JobError(f"no job {job_id!r} in s3://{cfg.output_bucket}: no manifest and no results")
+    found: dict[str, Result] = {}
+    for result in fetch_results(s3, cfg.output_bucket, keys, job_id):
+        found.setdefault(result.request_id, result)
+    if manifest is not None:
+        known = {}
+        for rid, name in manifest.requests.items():
+            if rid in found:
+                known[rid] = replace(found[rid], name=name) if found[rid].name != name else found[rid]
+            else:
+                known[rid] = Result(request_id=rid, job_id=job_id, name=name,
+                                    error=manifest.errors.get(rid) or NO_RESULT)
+        found = known
+    return sorted(found.values(), key=lambda r: (r.name, r.request_id))
 
 
 def _rid_of(key: str, prefix: str) -> str:

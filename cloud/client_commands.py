@@ -1,0 +1,270 @@
+"""`imgrec classify`, `imgrec results`, `imgrec provision` and `imgrec status`: the headless client.
+
+Nothing here imports torch: the classifying happens in worker processes (an embedded local cloud
+started for the run when no AWS target is configured, or whatever the target runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import socket
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from urllib.parse import urlparse
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from cloud.embedded import DEFAULT_WORKERS, EmbeddedCloud, EmbeddedCloudError
+from shared import layout, results_csv
+from shared.config import Config
+from shared.job import JobClient, JobError, new_job_id, read_manifest, recollect
+from shared.local_cloud import LocalCloudError
+from shared.progress import Progress
+from shared.provision import lookup
+from shared.provision import provision as provision_resources
+from shared.s3 import S3Service
+from shared.scan import scan
+from shared.sqs import SQSService
+
+EXIT_ERROR = 2  # could not run at all: unreachable endpoint, missing resources, bad credentials
+PROBE_TIMEOUT_SECONDS = 3.0
+RECENT_JOBS = 5
+
+
+class CommandError(RuntimeError):
+    """Ends a command with one line on stderr and exit code 2."""
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+def _clean_errors(handler):
+    """Turns the errors a user can cause (unreachable endpoint, missing queue, no credentials) into one
+    line on stderr and exit code 2, never a traceback."""
+    @functools.wraps(handler)
+    def wrapper(cfg: Config, args: argparse.Namespace) -> int:
+        name = handler.__name__
+        try:
+            return handler(cfg, args)
+        except (CommandError, JobError, LocalCloudError, EmbeddedCloudError) as exc:
+            print(f"imgrec {name}: {exc}", file=sys.stderr)
+        except NoCredentialsError:
+            print(f"imgrec {name}: no AWS credentials found (set AWS_PROFILE or run `aws configure`), "
+                  "or use --local for an embedded local cloud", file=sys.stderr)
+        except ClientError as exc:
+            print(f"imgrec {name}: {_explain_client_error(exc, cfg)}", file=sys.stderr)
+        except BotoCoreError as exc:
+            print(f"imgrec {name}: {_target(cfg)}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    return wrapper
+
+
+def _target(cfg: Config) -> str:
+    return cfg.endpoint_url or f"AWS {cfg.region}" + (f" (profile {cfg.profile})" if cfg.profile else "")
+
+
+def _explain_client_error(exc: ClientError, cfg: Config) -> str:
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", str(exc))
+    if "NonExistentQueue" in code or code in ("NoSuchBucket", "QueueDoesNotExist"):
+        return f"{_target(cfg)} is not provisioned ({message}): run `imgrec provision`"
+    return f"{_target(cfg)}: {code}: {message}"
+
+
+def probe(cfg: Config) -> None:
+    """Fails fast, in one line, when a configured endpoint does not accept connections."""
+    if not cfg.endpoint_url:
+        return
+    url = urlparse(cfg.endpoint_url)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname, port), timeout=PROBE_TIMEOUT_SECONDS):
+            pass
+    except OSError as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise CommandError(f"cannot reach {cfg.endpoint_url}: {reason.lower()} "
+                           "(is `imgrec up` running there?)") from None
+
+
+def has_aws_target(cfg: Config) -> bool:
+    """True when the user configured somewhere to send work: an endpoint, a profile, an explicit
+    region, or credentials that boto3 finds without asking the EC2 metadata service."""
+    if cfg.endpoint_url or cfg.profile or cfg.source_of("region") != "default":
+        return True
+    import botocore.session
+    from botocore.credentials import create_credential_resolver
+
+    session = botocore.session.get_session()
+    resolver = create_credential_resolver(session)
+    resolver.remove("iam-role")  # the instance metadata service: a network call off this machine
+    try:
+        return resolver.load_credentials() is not None
+    except Exception:  # noqa: BLE001 - a broken profile file: not a usable target
+        return False
+
+
+def _write_rows(rows, out: str | None) -> None:
+    if out:
+        results_csv.write_csv(out, rows)
+    else:
+        results_csv.print_table(rows, sys.stdout)
+        sys.stdout.flush()
+
+
+# --- classify --------------------------------------------------------------------------------------
+
+@_clean_errors
+def classify(cfg: Config, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    scanned = scan(args.paths)
+    if not scanned.images:
+        rows = results_csv.to_rows([], scanned.skipped)
+        if rows:
+            _write_rows(rows, args.out)
+        print("nothing to classify: " + (results_csv.summary_line(rows) if rows else "no files found"),
+              file=sys.stderr)
+        return results_csv.exit_code(rows) if rows else EXIT_ERROR
+
+    embedded = getattr(args, "local", False) or not has_aws_target(cfg)
+    with ExitStack() as stack:
+        if embedded:
+            cfg = _start_embedded(cfg, args, stack)
+        else:
+            probe(cfg)
+        client = stack.enter_context(JobClient(cfg))
+        show = not getattr(args, "no_progress", False)
+        progress = Progress(len(scanned.images), sys.stderr, enabled=show)
+        job_id = new_job_id()
+        where = "the embedded local cloud" if embedded else _target(cfg)
+        print(f"job {job_id}: {len(scanned.images)} image(s) to {where}", file=sys.stderr, flush=True)
+        try:
+            job = client.submit(scanned.images, on_uploaded=progress.uploaded, job_id=job_id,
+                                skipped=scanned.skipped)
+            results = list(client.collect(job, on_result=progress.result))
+        finally:
+            progress.close()
+    rows = results_csv.to_rows(results, scanned.skipped)
+    _write_rows(rows, args.out)
+    print(results_csv.summary_line(rows, time.monotonic() - started)
+          + (f"; results in {args.out}" if args.out else ""), file=sys.stderr)
+    if not embedded:
+        print(f"re-collect later with: imgrec results {job_id}", file=sys.stderr)
+    return results_csv.exit_code(rows)
+
+
+def _start_embedded(cfg: Config, args: argparse.Namespace, stack: ExitStack) -> Config:
+    workers = args.workers if getattr(args, "workers", None) is not None else DEFAULT_WORKERS
+    if workers < 1:
+        raise CommandError("--workers must be at least 1 for a run on the embedded local cloud")
+    log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="imgrec-workers-"))
+    print(f"no AWS target configured: starting an embedded local cloud with {workers} worker(s)…",
+          file=sys.stderr, flush=True)
+    local = cfg.replace(source="embedded local cloud", endpoint_url=None, profile=None)
+    cloud = stack.enter_context(EmbeddedCloud(local, workers=workers, log_dir=log_dir))
+    return cloud.cfg
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+@_clean_errors
+def results(cfg: Config, args: argparse.Namespace) -> int:
+    probe(cfg)
+    s3 = S3Service(cfg)
+    found = recollect(cfg, args.job_id, s3)
+    manifest = read_manifest(cfg, args.job_id, s3)
+    rows = results_csv.to_rows(found, manifest.skipped if manifest else ())
+    _write_rows(rows, args.out)
+    line = results_csv.summary_line(rows)
+    if manifest is not None and not manifest.complete:
+        line += " (the job's submission did not finish)"
+    print(f"job {args.job_id}: {line}", file=sys.stderr)
+    return results_csv.exit_code(rows)
+
+
+# --- provision -------------------------------------------------------------------------------------
+
+@_clean_errors
+def provision(cfg: Config, args: argparse.Namespace) -> int:
+    probe(cfg)
+    resources = provision_resources(cfg)
+    if getattr(args, "json", False):
+        print(json.dumps({"target": _target(cfg), **resources.to_dict()}, indent=2))
+    else:
+        print(f"provisioned at {_target(cfg)}:")
+        for role, name in resources.buckets.items():
+            print(f"  bucket {role}: {name}")
+        for role, url in resources.queues.items():
+            print(f"  queue {role}: {url}")
+    return 0
+
+
+# --- status ----------------------------------------------------------------------------------------
+
+def _workers(s3: S3Service, bucket: str) -> list[dict]:
+    now = time.time()
+    workers = []
+    for key in s3.list_keys(bucket, layout.WORKER_STATUS_PREFIX):
+        try:
+            info = s3.get_json(bucket, key)
+        except Exception:  # noqa: BLE001 - a half-written or foreign object: skip it
+            continue
+        if isinstance(info, dict):
+            ts = info.get("ts")
+            info["age_s"] = round(now - ts, 1) if isinstance(ts, (int, float)) else None
+            workers.append(info)
+    return sorted(workers, key=lambda w: str(w.get("worker_id")))
+
+
+def _recent_jobs(s3: S3Service, bucket: str) -> list[dict]:
+    manifests = []
+    paginator = s3.client.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix="jobs/"):
+        for obj in page.get("Contents", []):
+            if obj["Key"].endswith("/manifest.json"):
+                manifests.append((obj["LastModified"], obj["Key"].split("/")[1]))
+    recent = []
+    for modified, job_id in sorted(manifests, reverse=True)[:RECENT_JOBS]:
+        done = sum(1 for _ in s3.list_keys(bucket, layout.result_prefix(job_id)))
+        recent.append({"job_id": job_id, "updated": modified.isoformat(), "results": done})
+    return recent
+
+
+@_clean_errors
+def status(cfg: Config, args: argparse.Namespace) -> int:
+    probe(cfg)
+    sqs, s3 = SQSService(cfg), S3Service(cfg)
+    resources = lookup(cfg, sqs)
+    depth = sqs.depth(resources.queues["requests"])
+    dead = sqs.depth(resources.queues["dead_letter"])
+    workers = _workers(s3, cfg.output_bucket)
+    jobs = _recent_jobs(s3, cfg.output_bucket)
+    report = {
+        "target": _target(cfg),
+        "endpoint": cfg.endpoint_url,
+        "region": cfg.region,
+        **resources.to_dict(),
+        "queue": {"visible": depth.visible, "in_flight": depth.in_flight, "delayed": depth.delayed},
+        "dead_letter": {"visible": dead.visible, "in_flight": dead.in_flight},
+        "workers": workers,
+        "recent_jobs": jobs,
+    }
+    if getattr(args, "json", False):
+        print(json.dumps(report, indent=2, default=str))
+        return 0
+    print(f"target: {report['target']}")
+    print(f"requests: {depth.visible} waiting, {depth.in_flight} in flight"
+          + (f", {depth.delayed} delayed" if depth.delayed else ""))
+    print(f"dead letters: {dead.visible + dead.in_flight}")
+    live = [w for w in workers if w.get("state") != "stopped"]
+    print(f"workers seen: {len(workers)} ({len(live)} not stopped)")
+    for w in workers:
+        age = f"{w['age_s']:.0f} s ago" if w.get("age_s") is not None else "unknown time"
+        print(f"  {w.get('worker_id')}: {w.get('state')} ({age}), {w.get('processed', 0)} processed")
+    if jobs:
+        print("recent jobs:")
+        for j in jobs:
+            print(f"  {j['job_id']}: {j['results']} result(s), updated {j['updated']}")
+    return 0
