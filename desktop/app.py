@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not args.verbose:  # the scaler's decisions are in the window's Scaler tab
+        logging.getLogger("imgrec.scaler").setLevel(logging.WARNING)
     if args.screenshot and not args.demo:
         print("imgrec-desktop: --screenshot needs --demo FOLDER", file=sys.stderr)
         return 2

@@ -24,11 +24,24 @@ from shared.sqs import SQSService
 
 log = logging.getLogger(__name__)
 
-SCALER_STOP_SECONDS = 15.0
-
 
 class SessionError(RuntimeError):
     """The session could not be opened or observed; the message is one sentence for the banner."""
+
+
+def make_fleet(cfg: Config):
+    """The fleet that cfg.fleet names. A loopback endpoint always gets local worker processes."""
+    if cfg.fleet == "local" or cfg.is_local:
+        from cloud.scaler.fleet_local import LocalFleet
+
+        return LocalFleet(cfg)
+    if cfg.fleet == "ec2":
+        from cloud.scaler.fleet_ec2 import Ec2Fleet
+
+        return Ec2Fleet(cfg)
+    from cloud.scaler.fleet_asg import AsgFleet
+
+    return AsgFleet(cfg)
 
 
 class CloudSession:
@@ -40,8 +53,9 @@ class CloudSession:
         self.cfg: Config | None = None
         self.report: ConnectionReport | None = None
         self._cloud = None  # cloud.embedded.EmbeddedCloud, when this session started one
-        self._scaler = None  # cloud.scaler Scaler, when it runs in this app
-        self._scaler_thread: threading.Thread | None = None
+        self._scaler = None  # cloud.scaler.daemon.Scaler, when it runs in this app
+        self._fleet = None  # the fleet the app scales, or only observes (EC2, Auto Scaling group)
+        self._last_tick = None
         self._sqs: SQSService | None = None
         self._lock = threading.Lock()
         self._closed = threading.Event()
@@ -61,6 +75,7 @@ class CloudSession:
         cfg = self.settings.to_config(self.base_cfg)
         if self.settings.target == EMBEDDED:
             cfg = self._start_embedded(cfg)
+            self._check_open()
         try:
             report = check_connection(cfg)
         except Exception as exc:
@@ -70,7 +85,16 @@ class CloudSession:
             self._sqs = SQSService(cfg)
         if self.settings.scaler == IN_APP:
             self._start_scaler(cfg)
+        elif not cfg.is_local and cfg.fleet in ("ec2", "asg"):
+            self._fleet = make_fleet(cfg)  # observed only: never asked to scale
+        self._check_open()
         return report
+
+    def _check_open(self) -> None:
+        """close() ran while this was opening (the app closed): stop what was started."""
+        if self._closed.is_set():
+            self.close()
+            raise SessionError("closed while connecting")
 
     def _start_embedded(self, cfg: Config) -> Config:
         from cloud.embedded import EmbeddedCloud  # the local cloud, in this process
@@ -84,24 +108,42 @@ class CloudSession:
         return cloud.cfg
 
     def _embedded_options(self) -> dict[str, Any]:
-        # The in-app scaler owns the local fleet: the embedded cloud starts with no workers of its own.
+        # The in-app scaler owns the local fleet: the embedded cloud then starts no workers of its own.
         return {"workers": 0} if self.settings.scaler == IN_APP else {}
 
     def _start_scaler(self, cfg: Config) -> None:
-        raise SessionError("the in-app autoscaler is not available in this build")
+        from cloud.scaler.daemon import Scaler
+
+        fleet = make_fleet(cfg)
+        self._fleet = fleet
+        try:
+            self._scaler = Scaler(cfg, fleet, on_tick=self._on_tick).start()
+        except Exception as exc:
+            fleet.close()
+            raise SessionError(f"the autoscaler did not start: {exc}") from None
+
+    def _on_tick(self, tick: Any) -> None:
+        """On the scaler's thread: remember the fleet's counts and hand the tick to the GUI."""
+        self._last_tick = tick
+        self.on_decision(tick)
 
     def close(self) -> None:
-        """Stops the scaler and the embedded cloud (their worker processes drain). Idempotent."""
+        """Stops the scaler and its local workers (they drain), then the embedded cloud. Idempotent."""
         self._closed.set()
-        scaler, thread, cloud = self._scaler, self._scaler_thread, self._cloud
-        self._scaler = self._scaler_thread = self._cloud = None
+        with self._lock:
+            scaler, fleet, cloud = self._scaler, self._fleet, self._cloud
+            self._scaler = self._fleet = self._cloud = None
+            self.cfg = self._sqs = None
         if scaler is not None:
             try:
-                scaler.stop()
+                scaler.stop()  # closes the fleet: local workers get SIGTERM and drain
             except Exception as exc:  # noqa: BLE001 - closing goes on
                 log.warning("stopping the scaler: %s", exc)
-        if thread is not None:
-            thread.join(SCALER_STOP_SECONDS)
+        elif fleet is not None:
+            try:
+                fleet.close()  # an observed cloud fleet: releases the clients, leaves the instances alone
+            except Exception as exc:  # noqa: BLE001
+                log.warning("closing the fleet: %s", exc)
         if cloud is not None:
             try:
                 cloud.__exit__(None, None, None)
@@ -125,6 +167,16 @@ class CloudSession:
                       running=running, booting=booting)
 
     def _fleet_counts(self) -> tuple[int | None, int | None]:
+        """(running, booting): from the in-app scaler's last tick, the embedded cloud's own workers,
+        or an observed EC2 / Auto Scaling fleet; (None, None) when this app cannot see the fleet."""
+        tick, cloud, fleet = self._last_tick, self._cloud, self._fleet
+        if self._scaler is not None:
+            return (tick.running, tick.pending) if tick is not None else (0, 0)
+        if cloud is not None:
+            return cloud.worker_counts()
+        if fleet is not None:
+            state = fleet.observe()
+            return state.running, state.booting
         return None, None
 
     def describe(self) -> str:

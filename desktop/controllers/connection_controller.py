@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -18,6 +19,7 @@ from desktop.settings import EMBEDDED, DesktopSettings
 from desktop.tasks import Task, TaskError, TaskRunner
 from desktop.timeline import Sample, Timeline
 from desktop.views.main_view import MainView
+from desktop.views.scaler_view import LOG_LINES
 from shared.config import Config
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,8 @@ class ConnectionController(QObject):
         self.bridge.decision.connect(self._on_decision)
         self._poll_task: Task | None = None
         self._poll_failed = False
-        self._last_line = ""
+        self._last_key: tuple | None = None
+        self.decisions: deque[Any] = deque(maxlen=LOG_LINES)  # the ticks shown in the log
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_INTERVAL_MS)
         self.poll_timer.timeout.connect(self._poll)
@@ -205,9 +208,13 @@ class ConnectionController(QObject):
         self.view.status.set_scaler("Autoscaler: in this app" if in_app else "Autoscaler: external (observing)")
 
     @Slot(object)
-    def _on_decision(self, decision: Any) -> None:
-        line = decision if isinstance(decision, str) else str(decision)
-        if line == self._last_line:
+    def _on_decision(self, tick: Any) -> None:
+        """One scaler tick: logged when it acts, or when the fleet or the wanted count changes."""
+        key = (tick.action, tick.running, tick.pending, tick.draining, tick.desired)
+        self.view.status.set_scaler(f"Autoscaler: in this app, {tick.desired} wanted")
+        if key == self._last_key and tick.action == "hold":
             return
-        self._last_line = line
-        self.view.scaler.append_lines([f"{time.strftime('%H:%M:%S')}  {line}"])
+        self._last_key = key
+        stamp = time.strftime("%H:%M:%S", time.localtime(tick.ts))
+        self.view.scaler.append_lines([f"{stamp}  {tick.line()}"])
+        self.decisions.append(tick)

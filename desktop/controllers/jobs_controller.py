@@ -260,6 +260,8 @@ class JobsController(QObject):
         self._show_counters()
 
     def _show_uploads(self) -> None:
+        if not self.jobs:
+            return  # the last job's totals stay on show
         files_total = sum(len(j.plan.items) for j in self.jobs.values())
         bytes_total = sum(j.plan.total_bytes for j in self.jobs.values())
         files_done = sum(len(j.plan.items) if j.enqueued else j.files_done for j in self.jobs.values())
@@ -269,7 +271,7 @@ class JobsController(QObject):
         if uploading:
             self.view.upload.set_caption(f"Uploading {files_total - files_done} of {files_total} images "
                                          f"({format_bytes(bytes_total - bytes_done)} left)…")
-        elif self.jobs:
+        else:
             waiting = sum(max(0, j.expected - j.received) for j in self.jobs.values())
             self.view.upload.set_caption(f"All uploaded; waiting for {waiting} results…")
             self.view.upload.set_cancellable(False)

@@ -48,7 +48,8 @@ class MainController(QObject):
         self.history_controller = HistoryController(view, self.history, self.connection, self.jobs,
                                                     self.jobs_model, self)
         self.export = ExportController(view, self.rows_for_export, self)
-        self.settings = SettingsController(view, self.connection, base_cfg, settings_path, self)
+        self.settings = SettingsController(view, self.connection, base_cfg, settings_path,
+                                           busy=lambda: self.jobs.busy, parent=self)
 
         view.results.filter_edit.textChanged.connect(self._filter_changed)
         view.results.status_combo.currentIndexChanged.connect(self._filter_changed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,8 +36,10 @@ class SettingsController(QObject):
     applied = Signal(object)  # DesktopSettings
 
     def __init__(self, view: MainView, connection: ConnectionController, base_cfg: Config,
-                 settings_path: Path | None, parent: QObject | None = None):
+                 settings_path: Path | None, busy: Callable[[], bool] = lambda: False,
+                 parent: QObject | None = None):
         super().__init__(parent)
+        self.busy = busy  # a job is running: reconnecting now would strand it
         self.view = view
         self.connection = connection
         self.base_cfg = base_cfg
@@ -91,6 +94,9 @@ class SettingsController(QObject):
         except ConfigError as exc:
             dialog.set_error(str(exc))
             return
+        if settings != self.settings and self.busy():
+            dialog.set_error("A job is running: change the target or the scaler when it is done.")
+            return
         dialog.accept()
         if settings != self.settings:
             self.apply(settings)
@@ -104,8 +110,13 @@ class SettingsController(QObject):
         self.applied.emit(settings)
 
     def _switch_scaler(self, mode: str) -> None:
-        if mode != self.settings.scaler:
-            self.apply(replace(self.settings, scaler=mode))
+        if mode == self.settings.scaler:
+            return
+        if self.busy():
+            self.view.scaler.set_in_app(self.settings.scaler == IN_APP)
+            self.view.statusBar().showMessage("A job is running: switch the scaler when it is done.", 8000)
+            return
+        self.apply(replace(self.settings, scaler=mode))
 
     @Slot(object)
     def _save_failed(self, error: TaskError) -> None:
