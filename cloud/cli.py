@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run a classifier worker (long-poll the request queue)")
     p.add_argument("--model")
     p.add_argument("--worker-id", help="name shown in results (default: host-pid)")
+    p.add_argument("--status-stdout", action="store_true",
+                   help="print one JSON line per state change on stdout, for a supervisor (logs go to stderr)")
     p.add_argument("--idle-timeout", type=float, dest="idle_timeout", metavar="S",
                    help="exit after S seconds with no work (default: never)")
     p.add_argument("--batch-size", type=int, dest="batch_size")

@@ -1,0 +1,62 @@
+"""Starting a worker as a child process, with this process's configuration passed down.
+
+The embedded local cloud and the autoscaler's local fleet both use :func:`spawn_worker`. The child
+is ``python -m cloud.worker --worker-id ID --status-stdout``: its stdout carries only status lines
+(see :mod:`cloud.worker.status`; read them with ``parse_status_line``), its logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from pathlib import Path
+
+from shared.config import Config
+
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding cloud/ and shared/
+
+
+def config_env(cfg: Config) -> dict[str, str]:
+    """Every setting as IMGREC_<NAME>, which load_config reads back into an equal Config."""
+    env = {}
+    for f in fields(cfg):
+        if f.name == "sources":
+            continue
+        value = getattr(cfg, f.name)
+        if value is None:
+            text = ""
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = str(value)
+        env[f"IMGREC_{f.name.upper()}"] = text
+    return env
+
+
+def spawn_worker(
+    cfg: Config,
+    worker_id: str,
+    extra_args: Sequence[str] = (),
+    *,
+    log_path: str | os.PathLike | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen:
+    """Starts a worker; stdout is a text pipe of status lines, stderr goes to ``log_path`` (appended)
+    or is inherited. ``env`` adds variables (OMP_NUM_THREADS=1 for several workers on few cores).
+    The caller owns the process: stop it with SIGTERM (it drains and exits 0) and wait for it."""
+    child_env = {k: v for k, v in os.environ.items() if k != "IMGREC_CONFIG"}
+    child_env.update(config_env(cfg))
+    child_env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, child_env.get("PYTHONPATH")) if p)
+    child_env["PYTHONUNBUFFERED"] = "1"
+    child_env.update(env or {})
+    command = [sys.executable, "-m", "cloud.worker", "--worker-id", worker_id, "--status-stdout", *extra_args]
+    stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
+    try:
+        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                                env=child_env, text=True, bufsize=1)
+    finally:
+        if stderr is not None:
+            stderr.close()  # the child has its own copy
