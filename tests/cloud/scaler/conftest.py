@@ -39,3 +39,37 @@ def fake_spawn(monkeypatch):
                                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
     return spawn
+
+
+@pytest.fixture(scope="module")
+def mock_account():
+    """An in-process mock AWS account (moto's mock_aws) for a whole test module: its EC2 backend takes
+    seconds to start, so tests share it and keep apart by tagging resources with their own names."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        ec2 = boto3.client("ec2", **keys)
+        account = {
+            "ami_id": "ami-12c6146b",  # one of moto's built-in images
+            "subnet_id": ec2.describe_subnets()["Subnets"][0]["SubnetId"],
+            "security_group_ids": (ec2.create_security_group(GroupName="imgrec-workers",
+                                                             Description="workers")["GroupId"],),
+        }
+        ec2.create_key_pair(KeyName="ops")
+        boto3.client("iam", **keys).create_instance_profile(InstanceProfileName="imgrec-worker")
+        yield account
+
+
+@pytest.fixture
+def aws_cfg(mock_account):
+    """A config for the mock account with queues, buckets and tags of its own (max_workers 4)."""
+    tag = uuid.uuid4().hex[:8]
+    cfg = load_config(env={}).replace(
+        source="test", request_queue=f"req-{tag}", dead_letter_queue=f"dlq-{tag}", input_bucket=f"in-{tag}",
+        output_bucket=f"out-{tag}", key_name="ops", instance_profile="imgrec-worker", max_workers=4,
+        **mock_account,
+    )
+    provision(cfg)
+    return cfg

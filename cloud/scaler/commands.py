@@ -1,0 +1,69 @@
+"""`imgrec scaler`: the autoscaler as a headless daemon (or one tick with --once).
+
+The fleet comes from the ``fleet`` setting (``--fleet``): ``local`` runs worker processes on this
+machine, ``ec2`` drives instances booted from the worker image, ``asg`` an Auto Scaling group.
+SIGTERM or SIGINT ends the loop after the tick in hand; the local fleet's workers drain and stop
+with it, cloud instances are left to the next scaler. A systemd unit for a controller instance is
+``cloud/scaler/imgrec-scaler.service``.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+
+from cloud.scaler import defaults
+from cloud.scaler.daemon import ERROR, Scaler
+from cloud.scaler.fleet import Fleet
+from shared.config import Config, ConfigError
+
+log = logging.getLogger("imgrec.scaler")
+
+
+def make_fleet(cfg: Config, max_workers: int | None = None) -> Fleet:
+    """The fleet named by ``cfg.fleet``; ``max_workers`` is the policy's cap (a guard at the boundary)."""
+    if cfg.fleet == "local":
+        from cloud.scaler.fleet_local import LocalFleet
+
+        return LocalFleet(cfg)
+    if cfg.fleet == "ec2":
+        from cloud.scaler.fleet_ec2 import Ec2Fleet
+
+        return Ec2Fleet(cfg, max_workers=max_workers)
+    if cfg.fleet == "asg":
+        from cloud.scaler.fleet_asg import AsgFleet
+
+        return AsgFleet(cfg, max_workers=max_workers)
+    raise ConfigError(f"fleet = {cfg.fleet!r} (from {cfg.source_of('fleet')}): must be one of local, ec2, asg")
+
+
+def scaler(cfg: Config, args) -> int:
+    once = getattr(args, "once", False)
+    if once and cfg.fleet == "local":
+        print("imgrec scaler: --once needs a cloud fleet (ec2 or asg): local workers live only as long as "
+              "the scaler that started them", file=sys.stderr)
+        return 2
+    settings = defaults.settings_for(cfg)
+    fleet = make_fleet(cfg, settings.max_workers)
+    loop = Scaler(cfg, fleet, settings=settings, log_json=getattr(args, "log_json", None))
+    log.info("scaler: fleet %s, %d..%d workers, %d messages per worker, tick %.1f s, scale-in delay %.0f s",
+             fleet.kind, settings.min_workers, settings.max_workers, settings.backlog_per_worker,
+             loop.tick_seconds, settings.scale_in_delay)
+    if once:
+        record = loop.tick()
+        loop.stop(close_fleet=False)
+        return 1 if record.action == ERROR else 0
+
+    def on_signal(signum, frame):
+        log.info("scaler: %s received, stopping", signal.Signals(signum).name)
+        loop.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        loop.run()
+    finally:
+        loop.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

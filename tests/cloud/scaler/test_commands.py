@@ -1,0 +1,36 @@
+"""`imgrec scaler --once --log-json` against a mock account: one JSON object per tick, appended."""
+
+from __future__ import annotations
+
+import json
+
+from shared.sqs import SQSService
+
+from cloud.cli import main
+
+
+def env_for(cfg, monkeypatch):
+    for name in ("request_queue", "dead_letter_queue", "input_bucket", "output_bucket", "ami_id", "subnet_id"):
+        monkeypatch.setenv(f"IMGREC_{name.upper()}", getattr(cfg, name))
+
+
+def test_once_decides_acts_and_appends_one_json_object_per_tick(aws_cfg, monkeypatch, tmp_path):
+    env_for(aws_cfg, monkeypatch)
+    sqs = SQSService(aws_cfg)
+    sqs.send_batch(sqs.url(aws_cfg.request_queue), [f"m{i}" for i in range(120)])
+    log_path = tmp_path / "ticks.jsonl"
+
+    assert main(["scaler", "--fleet", "ec2", "--once", "--log-json", str(log_path)]) == 0
+    assert main(["scaler", "--fleet", "ec2", "--once", "--log-json", str(log_path)]) == 0
+
+    first, second = (json.loads(line) for line in log_path.read_text().splitlines())
+    assert (first["visible"], first["in_flight"], first["running"], first["pending"]) == (120, 0, 0, 0)
+    assert (first["desired"], first["action"], len(first["launched"])) == (3, "scale-out", 3)
+    # The second tick sees the three instances booting and launches nothing more for the same backlog.
+    assert (second["pending"], second["desired"], second["action"], second["launched"]) == (3, 3, "hold", [])
+    assert second["ts"] >= first["ts"] > 1_600_000_000
+
+
+def test_once_is_refused_for_the_local_fleet(capsys):
+    assert main(["scaler", "--fleet", "local", "--once"]) == 2
+    assert "--once needs a cloud fleet" in capsys.readouterr().err

@@ -1,0 +1,103 @@
+"""The EC2 fleet against moto: tags and names, the cap with pending instances, the warm pool, idle-only removal."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import boto3
+import pytest
+
+from cloud.scaler.fleet_ec2 import Ec2Fleet
+from shared.config import ConfigError
+from shared.layout import worker_status_key
+from shared.s3 import S3Service
+
+
+def report(cfg, instance_id: str, state: str, ts: float | None = None) -> None:
+    ts = time.time() if ts is None else ts
+    S3Service(cfg).put_json(cfg.output_bucket, worker_status_key(instance_id),
+                            {"worker_id": instance_id, "state": state, "ts": ts, "since": ts})
+
+
+def describe(cfg) -> dict[str, dict]:
+    """This test's instances (the mock account is shared by the module), by id."""
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    found = {}
+    filters = [{"Name": "tag:imgrec:queue", "Values": [cfg.request_queue]}]
+    for reservation in ec2.describe_instances(Filters=filters)["Reservations"]:
+        for inst in reservation["Instances"]:
+            found[inst["InstanceId"]] = inst
+    return found
+
+
+def name_of(inst: dict) -> str:
+    return next(t["Value"] for t in inst["Tags"] if t["Key"] == "Name")
+
+
+def test_launches_named_tagged_workers_with_the_configured_settings(aws_cfg):
+    fleet = Ec2Fleet(aws_cfg)
+    launched = fleet.scale_to(2).launched
+    assert len(launched) == 2
+    instances = describe(aws_cfg)
+    assert sorted(name_of(instances[i]) for i in launched) == ["app-instance1", "app-instance2"]
+    inst = instances[launched[0]]
+    tags = {t["Key"]: t["Value"] for t in inst["Tags"]}
+    assert tags["imgrec:role"] == "worker" and tags["imgrec:queue"] == aws_cfg.request_queue
+    assert inst["ImageId"] == aws_cfg.ami_id and inst["InstanceType"] == aws_cfg.instance_type
+    assert inst["SubnetId"] == aws_cfg.subnet_id and inst["KeyName"] == "ops"
+    assert [g["GroupId"] for g in inst["SecurityGroups"]] == list(aws_cfg.security_group_ids)
+    assert inst["IamInstanceProfile"]["Arn"].endswith("/imgrec-worker")
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    data = ec2.describe_instance_attribute(InstanceId=launched[0], Attribute="userData")["UserData"]["Value"]
+    script = base64.b64decode(data).decode()
+    assert "imgrec-worker.service" in script and f"IMGREC_REQUEST_QUEUE={aws_cfg.request_queue}" in script
+    # No status report yet: they are booting, and booting instances are capacity.
+    state = fleet.observe()
+    assert (state.booting, state.running) == (2, 0)
+
+
+def test_the_cap_counts_instances_still_booting(aws_cfg):
+    fleet = Ec2Fleet(aws_cfg)  # max_workers 4
+    fleet.scale_to(3)
+    assert len(fleet.scale_to(10).launched) == 1
+    assert fleet.scale_to(10).launched == ()
+    assert len(describe(aws_cfg)) == 4
+
+
+def test_scale_in_stops_only_idle_instances_and_scale_out_restarts_them_first(aws_cfg):
+    later = 0.0
+    fleet = Ec2Fleet(aws_cfg, clock=lambda: time.time() + later)
+    idle, busy, booting = fleet.scale_to(3).launched
+    report(aws_cfg, idle, "idle")
+    report(aws_cfg, busy, "busy")  # `booting` has not reported yet
+
+    result = fleet.scale_to(0)
+    assert result.removed == (idle,)
+    states = {i: inst["State"]["Name"] for i, inst in describe(aws_cfg).items()}
+    assert states[idle] == "stopped" and states[busy] == "running" and states[booting] == "running"
+    assert fleet.warm_pool() == [idle]
+
+    later = 10.0  # the restart comes ten seconds after the idle report
+    # The warm pool first: the stopped instance comes back under its old name, then a new one.
+    relaunched = fleet.scale_to(4).launched
+    assert relaunched[0] == idle and len(relaunched) == 2
+    instances = describe(aws_cfg)
+    assert name_of(instances[idle]) == "app-instance1"
+    assert name_of(instances[relaunched[1]]) == "app-instance4"
+    # Its "idle" report is from before the restart: it is booting again, not removable.
+    assert idle not in fleet.observe().idle_ids
+    assert fleet.scale_to(0).removed == ()
+
+
+def test_stale_reports_do_not_make_an_instance_removable(aws_cfg):
+    fleet = Ec2Fleet(aws_cfg)
+    (ident,) = fleet.scale_to(1).launched
+    report(aws_cfg, ident, "idle", ts=time.time() - 3600)
+    assert fleet.observe().idle_ids == ()
+
+
+def test_a_missing_image_is_a_clear_configuration_error(aws_cfg):
+    fleet = Ec2Fleet(aws_cfg.replace(ami_id=None))
+    with pytest.raises(ConfigError, match="ami_id"):
+        fleet.scale_to(1)
