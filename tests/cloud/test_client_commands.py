@@ -1,0 +1,76 @@
+"""`imgrec provision`, `status`, `results` and the target choice, against the session's moto server."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cloud.cli import main as imgrec
+from cloud.client_commands import has_aws_target
+from shared import layout
+from shared.config import Config, load_config
+from shared.local_cloud import free_port
+from shared.s3 import S3Service
+
+
+@pytest.fixture
+def endpoint(moto_server):
+    return moto_server.endpoint
+
+
+def test_provision_then_status_json_names_buckets_and_queues(endpoint, capsys):
+    assert imgrec(["provision", "--endpoint", endpoint, "--json"]) == 0
+    provisioned = json.loads(capsys.readouterr().out)
+    cfg = Config(endpoint_url=endpoint)
+    S3Service(cfg).put_json(cfg.output_bucket, layout.worker_status_key("w-7"),
+                            {"worker_id": "w-7", "state": "idle", "ts": 1.0, "processed": 3})
+    assert imgrec(["status", "--endpoint", endpoint, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["buckets"] == provisioned["buckets"] == {"input": "imgrec-input", "output": "imgrec-output"}
+    assert set(status["queues"]) == {"requests", "dead_letter"}
+    assert status["queues"]["requests"].startswith(endpoint)
+    assert status["queue"] == {"visible": 0, "in_flight": 0, "delayed": 0}
+    assert [w["worker_id"] for w in status["workers"]] == ["w-7"]
+
+
+def test_status_in_words(endpoint, capsys):
+    assert imgrec(["provision", "--endpoint", endpoint]) == 0
+    assert imgrec(["status", "--endpoint", endpoint]) == 0
+    out = capsys.readouterr().out
+    assert "requests: 0 waiting, 0 in flight" in out and "dead letters: 0" in out
+
+
+@pytest.mark.parametrize("command", [["status"], ["provision"], ["results", "some-job"],
+                                     ["classify", "--no-progress"]])
+def test_an_unreachable_endpoint_is_one_line_and_exit_2(command, capsys, tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}"
+    if command[0] == "classify":
+        (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+        command = [*command, str(tmp_path)]
+    assert imgrec([*command, "--endpoint", dead]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and dead in err[0] and "cannot reach" in err[0]
+    assert "Traceback" not in err[0]
+
+
+def test_results_of_an_unknown_job_is_a_clear_error(endpoint, capsys):
+    assert imgrec(["provision", "--endpoint", endpoint]) == 0
+    capsys.readouterr()
+    assert imgrec(["results", "no-such-job", "--endpoint", endpoint]) == 2
+    assert "no job 'no-such-job'" in capsys.readouterr().err
+
+
+def test_no_settings_and_no_credentials_means_no_aws_target(monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert not has_aws_target(load_config(env={}))
+    assert has_aws_target(load_config(env={}, overrides={"endpoint_url": "http://127.0.0.1:5000"}))
+    assert has_aws_target(load_config(env={"AWS_PROFILE": "work"}))
+    assert has_aws_target(load_config(env={"AWS_REGION": "eu-west-1"}))
+
+
+def test_credentials_in_the_environment_mean_aws(monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert has_aws_target(load_config(env={}))  # AWS_ACCESS_KEY_ID / SECRET set by the autouse fixture
