@@ -4,8 +4,8 @@
         JobClient(cloud.cfg) ...                    # cloud.cfg has endpoint_url set
     # workers stopped (SIGTERM: they drain; SIGKILL after a grace period), then the moto server
 
-`imgrec up` runs one in the foreground. For now the number of workers is fixed; the part that starts
-them is :meth:`EmbeddedCloud._start_fleet`, which the autoscaler replaces with a local fleet.
+`imgrec up` runs one in the foreground. Workers are either a fixed number, or (``autoscale=True``)
+worker processes that cloud.scaler starts and stops with the backlog: zero while idle.
 """
 
 from __future__ import annotations
@@ -61,8 +61,11 @@ class LocalWorker:
 class EmbeddedCloud:
     def __init__(self, cfg: Config, workers: int = DEFAULT_WORKERS, *, port: int | None = None,
                  log_dir: str | Path | None = None, ready_timeout: float = READY_TIMEOUT_SECONDS,
-                 worker_env: dict[str, str] | None = None):
-        """``log_dir``: where each worker's stderr goes (``<worker_id>.log``); None: inherit stderr."""
+                 worker_env: dict[str, str] | None = None, autoscale: bool = False,
+                 scaler_log: str | Path | None = None):
+        """``log_dir``: where each worker's stderr goes (``<worker_id>.log``); None: inherit stderr.
+        ``autoscale``: ignore ``workers``; cloud.scaler runs min_workers..max_workers local workers
+        (``scaler_log``: one JSON object per tick appended there)."""
         if workers < 0:
             raise ValueError("workers must not be negative")
         self.base_cfg = cfg
@@ -75,6 +78,9 @@ class EmbeddedCloud:
         self.cfg: Config = self.server.config(cfg)
         self.resources: Resources | None = None
         self.workers: list[LocalWorker] = []
+        self.autoscale = autoscale
+        self.scaler_log = scaler_log
+        self.scaler = None  # cloud.scaler.daemon.Scaler, with autoscale
         self._next_id = 1
         self._lock = threading.Lock()
 
@@ -97,6 +103,8 @@ class EmbeddedCloud:
 
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Stops every worker this cloud started (SIGTERM, then SIGKILL after ``grace``), then moto."""
+        if self.scaler is not None:
+            self.scaler.stop()  # the loop, then its workers (they drain)
         with self._lock:
             workers = list(self.workers)
         for worker in workers:
@@ -120,7 +128,13 @@ class EmbeddedCloud:
 
     # --- workers -------------------------------------------------------------------------------
     def _start_fleet(self) -> None:
-        """A fixed number of workers, each ready before this returns. (The autoscaler replaces this.)"""
+        """A fixed number of workers, each ready before this returns; or the autoscaler."""
+        if self.autoscale:
+            from cloud.scaler.local import start_local_scaler
+
+            self.scaler = start_local_scaler(self.cfg, log_dir=self.log_dir, worker_env=self.worker_env,
+                                             log_json=self.scaler_log)
+            return
         started = [self.start_worker() for _ in range(self.worker_count)]
         self.wait_ready(started, self.ready_timeout)
 
@@ -188,6 +202,9 @@ class EmbeddedCloud:
 
     def worker_counts(self) -> tuple[int, int]:
         """(running, booting) among the workers still alive."""
+        if self.scaler is not None:
+            state = self.scaler.fleet.observe()
+            return state.running, state.booting
         with self._lock:
             alive = [w for w in self.workers if w.alive]
         running = sum(1 for w in alive if w.ready.is_set())
@@ -204,7 +221,7 @@ class EmbeddedCloud:
 
 def up_command(cfg: Config, args: argparse.Namespace) -> int:
     """`imgrec up`: the embedded cloud in the foreground until SIGINT/SIGTERM."""
-    workers = args.workers if getattr(args, "workers", None) is not None else DEFAULT_WORKERS
+    workers = getattr(args, "workers", None)  # None: the autoscaler
     stop = threading.Event()
     started = threading.Event()
 
@@ -216,13 +233,19 @@ def up_command(cfg: Config, args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        cloud = EmbeddedCloud(cfg, workers=workers, port=getattr(args, "port", None))
-        print(f"starting a moto server on {cloud.endpoint} and {workers} worker(s)…", file=sys.stderr, flush=True)
+        cloud = EmbeddedCloud(cfg, workers=workers or 0, port=getattr(args, "port", None), autoscale=workers is None,
+                              scaler_log=getattr(args, "scaler_log", None))
+        fleet = f"{workers} worker(s)" if workers is not None else "the autoscaler"
+        print(f"starting a moto server on {cloud.endpoint} and {fleet}…", file=sys.stderr, flush=True)
         with cloud:
             started.set()
             for line in cloud.describe():
                 print(line, flush=True)
-            print(f"workers: {workers} ready", flush=True)
+            if cloud.scaler is not None:
+                s = cloud.scaler.settings
+                print(f"workers: autoscaled, {s.min_workers} to {s.max_workers}", flush=True)
+            else:
+                print(f"workers: {workers} ready", flush=True)
             print(f"use it with: imgrec classify --endpoint {cloud.endpoint} PATH…   (Ctrl-C stops)",
                   file=sys.stderr, flush=True)
             _supervise(cloud, stop)

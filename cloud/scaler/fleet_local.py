@@ -20,12 +20,14 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import os
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, FleetState, ScaleResult, Worker
 from shared.config import Config
@@ -44,10 +46,18 @@ RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest pause after a worker 
 SpawnFn = Callable[..., subprocess.Popen]
 
 
-def _default_spawn(cfg: Config, worker_id: str, extra_args: Sequence[str] = ()) -> subprocess.Popen:
+def _default_spawn(cfg: Config, worker_id: str, extra_args: Sequence[str] = (), *,
+                   log_path: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
     from cloud.worker.process import spawn_worker
 
-    return spawn_worker(cfg, worker_id, extra_args)
+    return spawn_worker(cfg, worker_id, extra_args, log_path=log_path, env=env)
+
+
+def thread_env(max_workers: int) -> dict[str, str]:
+    """Several torch processes on few cores share them instead of each taking them all."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return {}
+    return {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // max(1, max_workers)))}
 
 
 @dataclass
@@ -71,11 +81,16 @@ class _Process:
 class LocalFleet:
     kind = "local"
 
-    def __init__(self, cfg: Config, spawn: SpawnFn | None = None, extra_args: Sequence[str] = (),
+    def __init__(self, cfg: Config, spawn: SpawnFn | None = None, extra_args: Sequence[str] = (), *,
+                 log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
                  clock: Callable[[], float] = time.time):
+        """``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
+        ``worker_env``: extra environment for the workers (see :func:`thread_env`)."""
         self.cfg = cfg
         self._spawn = spawn or _default_spawn
         self._extra_args = tuple(extra_args)
+        self._log_dir = Path(log_dir) if log_dir else None
+        self._worker_env = dict(worker_env or {})
         self._clock = clock
         self._lock = threading.Lock()
         self._procs: dict[str, _Process] = {}
@@ -120,7 +135,11 @@ class LocalFleet:
         launched = []
         for _ in range(count):
             worker_id = f"local-{next(self._ids)}"
-            handle = self._spawn(self.cfg, worker_id, self._extra_args)
+            log_path = None
+            if self._log_dir is not None:
+                self._log_dir.mkdir(parents=True, exist_ok=True)
+                log_path = self._log_dir / f"{worker_id}.log"
+            handle = self._spawn(self.cfg, worker_id, self._extra_args, log_path=log_path, env=self._worker_env)
             proc = _Process(id=worker_id, handle=handle, started=now, since=now)
             proc.reader = threading.Thread(target=self._read, args=(proc,), name=f"fleet-{worker_id}", daemon=True)
             self._procs[worker_id] = proc

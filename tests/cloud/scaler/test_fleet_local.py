@@ -47,7 +47,7 @@ def test_a_worker_that_dies_while_starting_is_not_restarted_at_once(local_cfg, m
     import subprocess
     import sys
 
-    def broken(cfg, worker_id, extra_args=()):
+    def broken(cfg, worker_id, extra_args=(), **_):
         return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdout=subprocess.PIPE)
 
     fleet = LocalFleet(local_cfg, spawn=broken)

@@ -1,0 +1,25 @@
+"""The embedded cloud's autoscaler: a :class:`Scaler` over a :class:`LocalFleet`, started in one call.
+
+    scaler = start_local_scaler(cloud.cfg, log_dir=..., log_json="scaler.jsonl")
+    ...
+    scaler.stop()   # the loop ends; the workers drain and exit
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from cloud.scaler import defaults
+from cloud.scaler.daemon import Scaler, Tick
+from cloud.scaler.fleet_local import LocalFleet, thread_env
+from shared.config import Config
+
+
+def start_local_scaler(cfg: Config, *, log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
+                       log_json: str | Path | None = None,
+                       on_tick: Callable[[Tick], None] | None = None) -> Scaler:
+    settings = defaults.settings_for(cfg, "local")
+    env = {**thread_env(settings.max_workers), **(worker_env or {})}
+    fleet = LocalFleet(cfg, log_dir=log_dir, worker_env=env)
+    return Scaler(cfg, fleet, settings=settings, log_json=log_json, on_tick=on_tick).start()
