@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from shared.sqs import SQSService
-
 from cloud.cli import main
+from shared.sqs import SQSService
 
 
 def env_for(cfg, monkeypatch):

@@ -8,11 +8,10 @@ import uuid
 import boto3
 import pytest
 
+from cloud.scaler.fleet_asg import AsgFleet
 from shared.config import ConfigError
 from shared.layout import worker_status_key
 from shared.s3 import S3Service
-
-from cloud.scaler.fleet_asg import AsgFleet
 
 
 @pytest.fixture
