@@ -85,12 +85,16 @@ class LocalFleet:
                  log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
                  clock: Callable[[], float] = time.time):
         """``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
-        ``worker_env``: extra environment for the workers (see :func:`thread_env`)."""
+        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap)."""
         self.cfg = cfg
         self._spawn = spawn or _default_spawn
         self._extra_args = tuple(extra_args)
         self._log_dir = Path(log_dir) if log_dir else None
-        self._worker_env = dict(worker_env or {})
+        if worker_env is None:
+            from cloud.scaler.defaults import settings_for
+
+            worker_env = thread_env(settings_for(cfg, "local").max_workers)
+        self._worker_env = dict(worker_env)
         self._clock = clock
         self._lock = threading.Lock()
         self._procs: dict[str, _Process] = {}

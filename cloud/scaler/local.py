@@ -20,6 +20,5 @@ def start_local_scaler(cfg: Config, *, log_dir: str | Path | None = None, worker
                        log_json: str | Path | None = None,
                        on_tick: Callable[[Tick], None] | None = None) -> Scaler:
     settings = defaults.settings_for(cfg, "local")
-    env = {**thread_env(settings.max_workers), **(worker_env or {})}
-    fleet = LocalFleet(cfg, log_dir=log_dir, worker_env=env)
+    fleet = LocalFleet(cfg, log_dir=log_dir, worker_env={**thread_env(settings.max_workers), **(worker_env or {})})
     return Scaler(cfg, fleet, settings=settings, log_json=log_json, on_tick=on_tick).start()
