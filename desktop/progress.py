@@ -27,17 +27,19 @@ class RateMeter:
         self.window = window
         self.clock = clock
         self._events: deque[tuple[float, int]] = deque()
+        self._sum = 0  # of the counts in the window
 
     def add(self, count: int, now: float | None = None) -> None:
         if count <= 0:
             return
         now = self.clock() if now is None else now
         self._events.append((now, count))
+        self._sum += count
         self._trim(now)
 
     def _trim(self, now: float) -> None:
         while self._events and now - self._events[0][0] > self.window:
-            self._events.popleft()
+            self._sum -= self._events.popleft()[1]
 
     def rate(self, now: float | None = None) -> float:
         now = self.clock() if now is None else now
@@ -46,7 +48,7 @@ class RateMeter:
             return 0.0
         first = self._events[0][0]
         span = max(now - first, 1.0)
-        return sum(count for _, count in self._events) / span
+        return self._sum / span
 
     def eta(self, remaining: int, now: float | None = None) -> float | None:
         """Seconds until ``remaining`` more have arrived, or None while there is no rate to go by."""
@@ -57,6 +59,7 @@ class RateMeter:
 
     def reset(self) -> None:
         self._events.clear()
+        self._sum = 0
 
 
 def format_eta(seconds: float | None) -> str:

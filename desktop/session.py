@@ -17,12 +17,14 @@ from collections.abc import Callable
 from typing import Any
 
 from desktop.connection import ConnectionReport, check_connection, describe_target, explain, probe
+from desktop.priority import BACKGROUND_NICENESS, lower_priority
 from desktop.settings import EMBEDDED, IN_APP, DesktopSettings
 from desktop.timeline import Sample
 from shared.config import Config
 from shared.sqs import SQSService
 
 log = logging.getLogger(__name__)
+
 
 
 class SessionError(RuntimeError):
@@ -105,6 +107,9 @@ class CloudSession:
         except Exception as exc:
             raise SessionError(f"the embedded local cloud did not start: {exc}") from None
         self._cloud = cloud
+        lower_priority(w.process.pid for w in cloud.workers)
+        if cloud.server.process is not None:
+            lower_priority([cloud.server.process.pid], BACKGROUND_NICENESS)
         return cloud.cfg
 
     def _embedded_options(self) -> dict[str, Any]:
@@ -125,6 +130,9 @@ class CloudSession:
     def _on_tick(self, tick: Any) -> None:
         """On the scaler's thread: remember the fleet's counts and hand the tick to the GUI."""
         self._last_tick = tick
+        if tick.launched and hasattr(self._fleet, "pids"):
+            pids = self._fleet.pids()
+            lower_priority(pids[w] for w in tick.launched if w in pids)
         self.on_decision(tick)
 
     def close(self) -> None:

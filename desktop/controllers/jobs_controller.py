@@ -166,7 +166,8 @@ class JobsController(QObject):
 
     def _start(self, plan: JobPlan, cfg: Config) -> None:
         job = ActiveJob(plan=plan, expected=len(plan.items))
-        task = Task(run_job, cfg, plan, self.inbox, self.history, self.connection.target, job.abandon,
+        history = str(self.history.path) if self.history is not None else None
+        task = Task(run_job, cfg, plan, self.inbox, history, self.connection.target, job.abandon,
                     name=f"job {plan.job_id}")
         task.signals.result.connect(self._on_job_done)
         task.signals.errored.connect(lambda error, job_id=plan.job_id: self._on_job_failed(job_id, error))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel
 
-from desktop.models.results_model import ERROR, FILE, LABEL, SORT_ROLE, STATUS_ROLE, WORKER
+from desktop.models.results_model import SORT_ROLE
 
 ALL = ""  # status filter: every row
-_TEXT_COLUMNS = (FILE, LABEL, WORKER, ERROR)
 
 
 class ResultsFilterProxy(QSortFilterProxyModel):
@@ -29,13 +28,11 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
-        model = self.sourceModel()
-        if self._status and model.data(model.index(source_row, 0, source_parent), STATUS_ROLE) != self._status:
+        if not self._status and not self._text:
+            return True  # no Python round trips per row while results pour in unfiltered
+        row = self.sourceModel().row_at(source_row)
+        if self._status and row.status != self._status:
             return False
         if not self._text:
             return True
-        for column in _TEXT_COLUMNS:
-            value = model.data(model.index(source_row, column, source_parent), Qt.ItemDataRole.DisplayRole)
-            if value and self._text in str(value).lower():
-                return True
-        return False
+        return any(self._text in value.lower() for value in (row.name, row.label, row.worker, row.error) if value)

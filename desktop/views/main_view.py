@@ -97,7 +97,9 @@ class MainView(QMainWindow):
         self.statusBar().showMessage("Starting…")
 
     def set_tab_title(self, widget: QWidget, title: str) -> None:
-        self.tabs.setTabText(self.tabs.indexOf(widget), title)
+        index = self.tabs.indexOf(widget)
+        if self.tabs.tabText(index) != title:  # a new title relayouts the tab bar
+            self.tabs.setTabText(index, title)
 
     # --- drop anywhere -----------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:

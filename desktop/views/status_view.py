@@ -56,7 +56,9 @@ class StatusView(QWidget):
         layout.addLayout(grid)
 
     def set_value(self, name: str, text: str) -> None:
-        self.tiles[name].value.setText(text)
+        label = self.tiles[name].value
+        if label.text() != text:
+            label.setText(text)
 
     def set_target(self, text: str) -> None:
         self.target_label.setText(text)
