@@ -49,11 +49,12 @@ def mock_account():
     import boto3
     from moto import mock_aws
 
-    with mock_aws():
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # ~1,300 images load in seconds; none is needed
         keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
         ec2 = boto3.client("ec2", **keys)
         account = {
-            "ami_id": "ami-12c6146b",  # one of moto's built-in images
+            "ami_id": "ami-12c6146b",  # any id: moto does not check images unless asked to
             "subnet_id": ec2.describe_subnets()["Subnets"][0]["SubnetId"],
             "security_group_ids": (ec2.create_security_group(GroupName="imgrec-workers",
                                                              Description="workers")["GroupId"],),
