@@ -38,9 +38,10 @@ HOLD = "hold"
 class Settings:
     min_workers: int = 0
     max_workers: int = 19  # the original's cap
-    # Messages one worker is expected to absorb before another is worth its boot. Tuned with
-    # bench/scaling_sim.py: a 20-image burst gets one worker, while 1,000 images still reach a cap
-    # of 19 (ceil(1000 / 50) = 20) so large bursts finish as fast as the original's.
+    # Messages one worker should have before another is worth its boot: 50 images at 0.5 s are 25 s
+    # of work, between a 12 s restart and a 40 s launch. Tuned with bench/scaling_sim.py: a 20-image
+    # burst gets one worker, 100 images two, and 1,000 still reach the cap of 19 (ceil(1000 / 50) =
+    # 20), so large bursts finish as fast as the original's.
     backlog_per_worker: int = 50
     activation_backlog: int = 1
     scale_in_delay: float = 1.0  # seconds the last worker lingers after the queue empties
