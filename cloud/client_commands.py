@@ -129,9 +129,12 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
         return results_csv.exit_code(rows) if rows else EXIT_ERROR
 
     embedded = getattr(args, "local", False) or not has_aws_target(cfg)
+    setup_note = ""
     with ExitStack() as stack:
         if embedded:
             cfg = _start_embedded(cfg, args, stack)
+            setup_note = f" (plus {time.monotonic() - started:.1f} s starting the local cloud)"
+            started = time.monotonic()
         else:
             probe(cfg)
         client = stack.enter_context(JobClient(cfg))
@@ -148,7 +151,7 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
             progress.close()
     rows = results_csv.to_rows(results, scanned.skipped)
     _write_rows(rows, args.out)
-    print(results_csv.summary_line(rows, time.monotonic() - started)
+    print(results_csv.summary_line(rows, time.monotonic() - started) + setup_note
           + (f"; results in {args.out}" if args.out else ""), file=sys.stderr)
     if not embedded:
         print(f"re-collect later with: imgrec results {job_id}", file=sys.stderr)
