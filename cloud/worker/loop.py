@@ -35,7 +35,7 @@ from shared.sqs import SQSService
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD_CONCURRENCY = 8
+DOWNLOAD_CONCURRENCY = 16
 MAX_RECEIVERS = 4
 TAKE_WAIT_SECONDS = 0.2  # how long the loop waits for work before re-checking stop and idle
 PUBLISH_BACKLOG = 2  # batches being published before inference waits for the publisher
@@ -92,10 +92,11 @@ class Worker:
         )
         publisher = Publisher(self.s3, self.sqs, cfg.output_bucket, request_url, heartbeat,
                               on_done=self._count)
-        self._receivers = receivers
+        self._inbox = inbox
         log.info("worker %s: %s on %s, batches of up to %d, polling %s", self.worker_id, self.classifier.name,
                  self.classifier.device, cfg.batch_size, cfg.request_queue)
-        self.status.set(states.READY)
+        if not self.stopping.is_set():  # a stop during start-up: straight to draining
+            self.status.set(states.READY)
         receivers.start()
         publishing: list[Future] = []
         try:
@@ -125,7 +126,7 @@ class Worker:
             publisher.close()
             downloads.shutdown(wait=False, cancel_futures=True)
             heartbeat.stop()
-            receivers.join(timeout=0.5)
+            receivers.join(timeout=0.1)
             self.status.set(states.STOPPED)
         return 0
 
@@ -145,6 +146,7 @@ class Worker:
         answers: list[tuple[Work, Result]] = []
         retry: list[Work] = []
         ready: list[tuple[Work, Fetched]] = []
+        waited = time.perf_counter()
         try:
             for work in batch:
                 try:
@@ -160,6 +162,8 @@ class Worker:
                 tick = time.perf_counter()
                 predictions = self.classifier.classify_tensors([fetched.tensor for _, fetched in ready])
                 inference_s = time.perf_counter() - tick
+                log.debug("batch of %d: waited %.3f s for downloads, inference %.3f s (%d in the inbox)",
+                          len(ready), tick - waited, inference_s, len(self._inbox))
                 for (work, fetched), prediction in zip(ready, predictions, strict=True):
                     answers.append((work, self._result(
                         work, prediction=prediction, started=started, inference_s=inference_s,
