@@ -69,6 +69,11 @@ class CloudSession:
         return self.settings.describe_target()
 
     @property
+    def scaler(self):
+        """The in-app cloud.scaler Scaler, or None (external scaler)."""
+        return self._scaler
+
+    @property
     def in_app_scaler(self) -> bool:
         return self._scaler is not None
 
