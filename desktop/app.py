@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -74,15 +75,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"imgrec-desktop: configuration error: {exc}", file=sys.stderr)
         return 2
 
+    scratch: tempfile.TemporaryDirectory | None = None
     if args.demo:
         # The scripted run always uses a fresh embedded cloud, whatever the saved settings say,
         # and does not save settings or touch the user's history.
         settings = replace(settings, target=EMBEDDED, scaler=IN_APP)
         settings_path = None
         if not args.history:
-            import tempfile
-
-            history_path = Path(tempfile.mkdtemp(prefix="imgrec-demo-")) / "history.sqlite3"
+            scratch = tempfile.TemporaryDirectory(prefix="imgrec-demo-")
+            history_path = Path(scratch.name) / "history.sqlite3"
 
     view = MainView()
     controller = MainController(view, settings, base_cfg, history_path, settings_path)
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         demo.start()
         app.exec()
         controller.shutdown()
+        if scratch is not None:
+            scratch.cleanup()
         return demo.exit_code
     code = app.exec()
     controller.shutdown()
