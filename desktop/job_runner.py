@@ -91,8 +91,9 @@ def run_job(task: Task, cfg: Config, plan: JobPlan, inbox: Inbox, history: str |
     """``task.cancel()`` stops the uploads (what was enqueued still comes back); ``abandon`` stops
     waiting for results (the app is closing: they stay in the output bucket for History)."""
     abandon = abandon or threading.Event()
+    # A session of its own: its uploads are not charged to the window's scheduler group (see priority.py).
     helper = subprocess.Popen(_helper_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              bufsize=1, env=_helper_env())
+                              bufsize=1, env=_helper_env(), start_new_session=True)
     lower_priority([helper.pid], BACKGROUND_NICENESS)  # uploading must not starve the window
     lines: queue.SimpleQueue = queue.SimpleQueue()
     reader = threading.Thread(target=_read_lines, args=(helper.stdout, lines), name=f"job-{plan.job_id}",
