@@ -86,8 +86,11 @@ def autoscale_round(base, log_dir: Path) -> dict:
         stop.set()
         if "zero" not in marks:
             raise SystemExit("the fleet did not go back to zero within 30 s of the last result")
+        spawned = next(t.ts for t in cloud.scaler.recent if t.launched)
         return {
             "first_worker_s": fleet.first_ready_at - marks["backlog"],
+            "reaction_s": spawned - marks["backlog"],  # the scaler's part: backlog seen, process spawned
+            "cold_start_s": fleet.first_ready_at - spawned,  # the worker's part: import torch, load the model
             "to_zero_s": marks["zero"] - marks["last_result"],
             "max_workers_seen": most,
             "job_s": elapsed,
@@ -116,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the 100-image workload is not at {WORKLOAD}", file=sys.stderr)
         return 2
     base = load_config(env={})
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}"
+    machine = (f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+               f"load average {os.getloadavg()[0]:.1f} at the start")
     with tempfile.TemporaryDirectory(prefix="imgrec-bench-") as tmp:
         if args.measure_cap:
             print(f"Fixed local workers on the 100-image workload ({machine})\n")
@@ -128,19 +132,21 @@ def main(argv: list[str] | None = None) -> int:
             return 0
 
         print(f"Autoscaled embedded cloud, 100-image workload from zero workers ({machine})\n")
-        print("| round | first backlog -> first worker (s) | last result -> zero workers (s) "
-              "| most workers | job (s) |\n|---:|---:|---:|---:|---:|")
+        print("| round | first backlog -> first worker (s) | of which: scaler reaction | worker cold start "
+              "| last result -> zero workers (s) | most workers | job (s) |\n|---:|---:|---:|---:|---:|---:|---:|")
         rounds = []
         for r in range(args.rounds):
             got = autoscale_round(base, Path(tmp) / f"round-{r}")
             rounds.append(got)
-            print(f"| {r + 1} | {got['first_worker_s']:.2f} | {got['to_zero_s']:.2f} | {got['max_workers_seen']} "
-                  f"| {got['job_s']:.1f} |", flush=True)
+            print(f"| {r + 1} | {got['first_worker_s']:.2f} | {got['reaction_s']:.2f} | {got['cold_start_s']:.2f} "
+                  f"| {got['to_zero_s']:.2f} | {got['max_workers_seen']} | {got['job_s']:.1f} |", flush=True)
     first = statistics.median(r["first_worker_s"] for r in rounds)
     zero = statistics.median(r["to_zero_s"] for r in rounds)
     print()
     print(json.dumps({
         "first_worker_s": round(first, 2), "to_zero_s": round(zero, 2),
+        "reaction_s": round(statistics.median(r["reaction_s"] for r in rounds), 2),
+        "cold_start_s": round(statistics.median(r["cold_start_s"] for r in rounds), 2),
         "first_worker_worst_s": round(max(r["first_worker_s"] for r in rounds), 2),
         "to_zero_worst_s": round(max(r["to_zero_s"] for r in rounds), 2),
         "max_workers_seen": max(r["max_workers_seen"] for r in rounds),

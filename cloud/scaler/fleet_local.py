@@ -26,7 +26,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, FleetState, ScaleResult, Worker
@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 # bench/scaling_local.py --measure-cap on the 100-image workload (2-core machine, CPU only):
 # see the README's autoscaler section. 2 keeps throughput at its best while still scaling out.
 LOCAL_MAX_WORKERS = 2
+
+# One cold start at a time. Starting a worker is CPU-bound (importing torch and torchvision, loading
+# the model: about 6.5 s alone on this 2-core machine under load, 9-10 s each for two started
+# together), so a second start in parallel delays the first worker, the one that gets the first
+# results out. The next start follows as soon as the booting worker reports ready.
+LOCAL_MAX_BOOTING = 1
 
 STOP_GRACE_SECONDS = 15.0  # close(): SIGTERM, then SIGKILL whatever is still running after this
 RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest pause after a worker died on its own
@@ -83,12 +89,13 @@ class LocalFleet:
 
     def __init__(self, cfg: Config, spawn: SpawnFn | None = None, extra_args: Sequence[str] = (), *,
                  log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 max_booting: int = LOCAL_MAX_BOOTING, clock: Callable[[], float] = time.time):
         """``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
         ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap)."""
         self.cfg = cfg
         self._spawn = spawn or _default_spawn
         self._extra_args = tuple(extra_args)
+        self.max_booting = max_booting
         self._log_dir = Path(log_dir) if log_dir else None
         if worker_env is None:
             from cloud.scaler.defaults import settings_for
@@ -127,7 +134,13 @@ class LocalFleet:
             self._reap()
             active = [p for p in self._procs.values() if p.condition != "draining"]
             if desired > len(active):
-                return self._launch(desired - len(active))
+                wanted = desired - len(active)
+                booting = sum(1 for p in active if p.condition == "booting")
+                count = min(wanted, max(0, self.max_booting - booting))
+                result = self._launch(count) if count else ScaleResult()
+                if len(result.launched) < wanted and not result.note:
+                    result = replace(result, note=f"{wanted - len(result.launched)} more as workers become ready")
+                return result
             if desired < len(active):
                 return self._remove(len(active) - desired, active)
             return ScaleResult()

@@ -17,7 +17,7 @@ def test_a_backlog_scales_out_from_zero_and_back_to_zero(local_cfg, fake_spawn, 
     url = sqs.url(local_cfg.request_queue)
     ticks = []
     log_path = tmp_path / "scaler.jsonl"
-    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn, max_booting=3)
     scaler = Scaler(local_cfg, fleet, settings=Settings(max_workers=3, backlog_per_worker=10, scale_in_delay=0.3),
                     tick=0.2, on_tick=ticks.append, log_json=log_path)
     with scaler:

@@ -21,7 +21,7 @@ def wait_for(predicate, timeout=20.0):
 def test_workers_boot_then_run_and_scale_in_stops_only_the_idle_one(local_cfg, fake_spawn, monkeypatch):
     monkeypatch.setenv("FAKE_SECONDS_PER_IMAGE", "4")  # one message keeps a worker busy for the test
     monkeypatch.setenv("FAKE_BATCH", "1")
-    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn, max_booting=2)
     try:
         assert fleet.scale_to(2).launched == ("local-1", "local-2")
         assert fleet.observe().booting + fleet.observe().running == 2
@@ -41,6 +41,18 @@ def test_workers_boot_then_run_and_scale_in_stops_only_the_idle_one(local_cfg, f
         fleet.close(grace=10)
     assert fleet.observe().workers == ()
     assert [code for _, code, _ in fleet.exited] == [0, 0]  # the busy one finished its message, then exited
+
+
+def test_one_cold_start_at_a_time_then_the_next(local_cfg, fake_spawn):
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    try:
+        first = fleet.scale_to(2)
+        assert first.launched == ("local-1",) and "1 more" in first.note
+        assert fleet.scale_to(2).launched == ()  # still booting
+        wait_for(lambda: fleet.observe().running == 1)
+        assert fleet.scale_to(2).launched == ("local-2",)
+    finally:
+        fleet.close(grace=5)
 
 
 def test_a_worker_that_dies_while_starting_is_not_restarted_at_once(local_cfg, monkeypatch):
