@@ -34,10 +34,13 @@ from shared.config import Config
 
 log = logging.getLogger(__name__)
 
-# The local default cap. Workers on one machine share its cores: each runs batched inference that
-# already uses every core, so beyond a point a second process only adds contention. Measured with
-# bench/scaling_local.py --measure-cap on the 100-image workload (2-core machine, CPU only):
-# see the README's autoscaler section. 2 keeps throughput at its best while still scaling out.
+# The local default cap, chosen by measurement: bench/scaling_local.py --measure-cap, 100-image
+# workload through the embedded cloud, warm workers, this 2-core machine (shared, load 3-13):
+#   1 worker 8.7-10.9 images/s, 2 workers 9.9-13.4 (+14-23 %), 3 workers 4.0-13.8 (at best +3 %,
+#   within run-to-run noise, at worst far slower when the machine is busy).
+# Each worker holds about 1.5 GB, and torch threads are split between them (thread_env): the second
+# worker pays for itself by overlapping one worker's queue and S3 round trips with the other's
+# inference; a third only contends. Set max_workers to override (imgrec up --max-workers N).
 LOCAL_MAX_WORKERS = 2
 
 # One cold start at a time. Starting a worker is CPU-bound (importing torch and torchvision, loading
