@@ -52,10 +52,6 @@ class Tick:
     removed: tuple[str, ...] = ()
     note: str = ""
 
-    @property
-    def workers(self) -> int:
-        return self.running + self.pending + self.draining
-
     def to_json(self) -> str:
         data = asdict(self)
         data["launched"], data["removed"] = list(self.launched), list(self.removed)
@@ -161,11 +157,13 @@ class Scaler:
         )
 
     def _report(self, record: Tick) -> None:
+        previous = self.recent[-1] if self.recent else None
         self.recent.append(record)
         changed = record.action != HOLD or record._shape() != self._last_shape
         self._last_shape = record._shape()
-        if record.action == ERROR:
-            log.warning("%s", record.line())
+        if record.action == ERROR:  # once per outage, not once per tick
+            same = previous is not None and previous.action == ERROR and previous.reason == record.reason
+            log.log(logging.DEBUG if same else logging.WARNING, "%s", record.line())
         else:
             log.log(logging.INFO if changed else logging.DEBUG, "%s", record.line())
         if self.log_json is not None:
@@ -184,9 +182,11 @@ class Scaler:
     def run(self) -> None:
         """Ticks until :meth:`stop` (from another thread or a signal handler)."""
         changed = self.fleet.changed
-        while not self._stopping.is_set():
+        while True:
             started = time.monotonic()
-            changed.clear()  # before the tick: a change during it brings the next one forward
+            changed.clear()  # before the tick: a change (or a stop) during it brings the next one forward
+            if self._stopping.is_set():
+                break
             self.tick()
             changed.wait(self._next_wait)
             if not self._stopping.is_set():
