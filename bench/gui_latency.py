@@ -51,6 +51,9 @@ class StallMeter:
         self.interval = interval_ms / 1000.0
         self.phase = phase  # () -> "upload" | "results": what the app is doing now
         self.stalls: dict[str, list[float]] = {"upload": [], "results": []}
+        # Of the stalls over the goal: how many the GUI thread spent working (its own CPU time) rather
+        # than waiting for a core or the interpreter lock.
+        self.busy_stalls = 0
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(interval_ms)
@@ -59,15 +62,19 @@ class StallMeter:
 
     def start(self) -> None:
         self._last = time.perf_counter()
+        self._last_cpu = time.thread_time()
         self.timer.start()
 
     def stop(self) -> None:
         self.timer.stop()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
-        self.stalls[self.phase()].append(max(0.0, now - self._last - self.interval))
-        self._last = now
+        now, cpu = time.perf_counter(), time.thread_time()
+        stall = max(0.0, now - self._last - self.interval)
+        self.stalls[self.phase()].append(stall)
+        if stall * 1000 > GOAL_MS and (cpu - self._last_cpu) > stall / 2:
+            self.busy_stalls += 1
+        self._last, self._last_cpu = now, cpu
 
 
 def summary(stalls: list[float]) -> dict[str, float]:
@@ -135,12 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         jobs.job_failed.connect(lambda job_id, error: (finished.append(error), loop.quit()))
         loop = QEventLoop()
         QTimer.singleShot(int(args.timeout * 1000), loop.quit)
+        load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         started = time.perf_counter()
         meter.start()
         jobs.submit_paths([str(folder)])
         loop.exec()
         meter.stop()
         seconds = time.perf_counter() - started
+        load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         done, failed = jobs.done, jobs.failed
         view.close()
         controller.shutdown()
@@ -154,17 +163,22 @@ def main(argv: list[str] | None = None) -> int:
           f"Qt platform {app.platformName()}")
     print(f"job: {count} images, {done} classified, {failed} failed, in {seconds:.1f} s "
           f"({count / seconds:.1f} images/s)")
+    print(f"load average (1 min) {load_before} before, {load_after} after: other programs share these cores")
     print(f"probe timer every {args.interval_ms} ms; a stall is how late it fired")
     print(f"{'phase':<10} {'ticks':>7} {'max ms':>8} {'p99 ms':>8} {'> 50 ms':>8}")
     for name, s in (("upload", upload), ("results", results), ("overall", overall)):
         print(f"{name:<10} {s['ticks']:>7} {s['max_ms']:>8} {s['p99_ms']:>8} {s['over_goal']:>8}")
     verdict = "met" if overall["max_ms"] <= GOAL_MS else "NOT met"
+    print(f"stalls over {GOAL_MS:.0f} ms with the GUI thread itself working: {meter.busy_stalls} "
+          f"of {overall['over_goal']} (the rest: waiting for a core or the interpreter lock)")
     print(f"max stall {overall['max_ms']} ms: goal (no stall over {GOAL_MS:.0f} ms) {verdict}")
     print(json.dumps({
         "images": count, "classified": done, "failed": failed, "seconds": round(seconds, 1),
         "max_stall_ms": overall["max_ms"], "p99_stall_ms": overall["p99_ms"],
-        "stalls_over_50ms": overall["over_goal"], "upload_max_stall_ms": upload["max_ms"],
+        "stalls_over_50ms": overall["over_goal"], "stalls_over_50ms_gui_busy": meter.busy_stalls,
+        "upload_max_stall_ms": upload["max_ms"],
         "results_max_stall_ms": results["max_ms"], "goal_ms": GOAL_MS, "goal_met": overall["max_ms"] <= GOAL_MS,
+        "loadavg_before": load_before, "loadavg_after": load_after, "cores": os.cpu_count(),
     }))
     return 0 if done + failed == count else 1
 
