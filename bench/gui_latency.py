@@ -142,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
         jobs.job_failed.connect(lambda job_id, error: (finished.append(error), loop.quit()))
         loop = QEventLoop()
         QTimer.singleShot(int(args.timeout * 1000), loop.quit)
-        load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        load_before = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
         started = time.perf_counter()
         meter.start()
         jobs.submit_paths([str(folder)])
         loop.exec()
         meter.stop()
         seconds = time.perf_counter() - started
-        load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        load_after = round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None
         done, failed = jobs.done, jobs.failed
         view.close()
         controller.shutdown()
