@@ -28,9 +28,6 @@ class ConnectionReport:
     target: str
     request_queue_url: str
 
-    def describe(self) -> str:
-        return f"connected to {self.target}"
-
 
 def describe_target(cfg: Config) -> str:
     if cfg.endpoint_url:

@@ -163,10 +163,6 @@ class HistoryStore:
         with closing(self._connect()) as db, db:
             db.execute("UPDATE jobs SET status = ? WHERE job_id = ?", (status, job_id))
 
-    def delete_job(self, job_id: str) -> None:
-        with closing(self._connect()) as db, db:
-            db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
-
     def mark_interrupted(self) -> int:
         """Jobs left uploading or running by a previous run of the app that did not finish them."""
         with closing(self._connect()) as db, db:

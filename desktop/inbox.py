@@ -26,7 +26,3 @@ class Inbox:
         with self._lock:
             items, self._items = self._items, []
         return items
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._items)

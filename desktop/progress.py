@@ -1,23 +1,11 @@
-"""Counters of a running job and its ETA: pure arithmetic over what arrived when, no Qt."""
+"""The ETA of a running job, and readable sizes and durations: pure arithmetic, no Qt."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 
 RATE_WINDOW_SECONDS = 20.0  # the ETA follows the recent rate, not the average since the start
-
-
-@dataclass(frozen=True)
-class Counters:
-    submitted: int  # images enqueued (or still uploading) in the jobs being watched
-    done: int
-    failed: int
-
-    @property
-    def remaining(self) -> int:
-        return max(0, self.submitted - self.done - self.failed)
 
 
 class RateMeter:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from desktop.connection import ConnectionReport, check_connection, describe_target, explain, probe
+from desktop.connection import ConnectionReport, check_connection, explain, probe
 from desktop.priority import BACKGROUND_NICENESS, lower_priority
 from desktop.settings import EMBEDDED, IN_APP, DesktopSettings
 from desktop.timeline import Sample
@@ -200,6 +200,3 @@ class CloudSession:
             state = fleet.observe()
             return state.running, state.booting
         return None, None
-
-    def describe(self) -> str:
-        return describe_target(self.cfg) if self.cfg else self.settings.describe_target()

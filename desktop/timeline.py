@@ -28,12 +28,6 @@ class Timeline:
         while self._samples and sample.at - self._samples[0].at > self.window:
             self._samples.popleft()
 
-    def latest(self) -> Sample | None:
-        return self._samples[-1] if self._samples else None
-
-    def __len__(self) -> int:
-        return len(self._samples)
-
     def points(self, now: float | None = None) -> dict[str, list[tuple[float, float]]]:
         """Per series, (seconds relative to now, value): the chart's x axis runs from -window to 0."""
         now = time.monotonic() if now is None else now
