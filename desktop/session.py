@@ -127,8 +127,9 @@ class CloudSession:
         return cloud.cfg
 
     def _embedded_options(self) -> dict[str, Any]:
-        # The in-app scaler owns the local fleet: the embedded cloud then starts no workers of its own.
-        return {"workers": 0} if self.settings.scaler == IN_APP else {}
+        # In-app: this app's scaler owns the local fleet, so the embedded cloud starts no workers.
+        # External: the embedded cloud scales its own workers (as `imgrec up` does); the app observes.
+        return {"workers": 0} if self.settings.scaler == IN_APP else {"autoscale": True}
 
     def _start_scaler(self, cfg: Config) -> None:
         from cloud.scaler.daemon import Scaler
