@@ -33,13 +33,13 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class Fetched:
-    tensor: torch.Tensor
+    prepared: Image.Image | torch.Tensor  # what Classifier.prepare gave
     download_s: float
-    decode_s: float  # decode and preprocess
+    decode_s: float  # decode and per-image preprocessing
 
 
 def fetch(s3: S3Service, cfg: Config, request: Request,
-          transform: Callable[[Image.Image], torch.Tensor]) -> Fetched:
+          prepare: Callable[[Image.Image], Image.Image | torch.Tensor]) -> Fetched:
     started = time.perf_counter()
     try:
         data = s3.get_bytes(request.bucket, request.key, max_bytes=cfg.max_image_bytes)
@@ -57,7 +57,7 @@ def fetch(s3: S3Service, cfg: Config, request: Request,
     except BadImage as exc:
         raise InputError(exc.reason) from None
     try:
-        tensor = transform(image)
+        prepared = prepare(image)
     except Exception as exc:  # noqa: BLE001 - the same image would fail the same way on every retry
         raise InputError(f"could not preprocess the image: {exc}") from None
-    return Fetched(tensor=tensor, download_s=downloaded - started, decode_s=time.perf_counter() - downloaded)
+    return Fetched(prepared=prepared, download_s=downloaded - started, decode_s=time.perf_counter() - downloaded)

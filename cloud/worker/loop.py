@@ -86,7 +86,7 @@ class Worker:
         inbox = Inbox(capacity=cfg.batch_size)
         receivers = Receivers(
             self.sqs, request_url, lambda: self.sqs.url(cfg.dead_letter_queue), cfg.wait_time, inbox, heartbeat,
-            start_fetch=lambda request: downloads.submit(fetch, self.s3, cfg, request, self.classifier.transform),
+            start_fetch=lambda request: downloads.submit(fetch, self.s3, cfg, request, self.classifier.prepare),
             stopping=self.stopping,
             count=min(MAX_RECEIVERS, max(1, math.ceil(cfg.batch_size / MAX_BATCH))),
         )
@@ -160,7 +160,7 @@ class Worker:
             if ready:
                 started = time.time()
                 tick = time.perf_counter()
-                predictions = self.classifier.classify_tensors([fetched.tensor for _, fetched in ready])
+                predictions = self.classifier.classify_prepared([fetched.prepared for _, fetched in ready])
                 inference_s = time.perf_counter() - tick
                 log.debug("batch of %d: waited %.3f s for downloads, inference %.3f s (%d in the inbox)",
                           len(ready), tick - waited, inference_s, len(self._inbox))

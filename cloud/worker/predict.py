@@ -25,7 +25,7 @@ def _load(item: Item, cfg: Config, classifier: Classifier):
         data = item.path.read_bytes()
     except OSError as exc:
         raise BadImage(f"unreadable: {exc.strerror or exc}") from None
-    return classifier.transform(decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes))
+    return classifier.prepare(decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes))
 
 
 def predict_items(classifier: Classifier, items: Sequence[Item], cfg: Config,
@@ -40,15 +40,15 @@ def predict_items(classifier: Classifier, items: Sequence[Item], cfg: Config,
         pending = start(chunks[0]) if chunks else []
         for n in range(len(chunks)):
             current, pending = pending, (start(chunks[n + 1]) if n + 1 < len(chunks) else [])
-            tensors, good, errors = [], [], {}
+            prepared, good, errors = [], [], {}
             for index, _item, future in current:
                 try:
-                    tensors.append(future.result())
+                    prepared.append(future.result())
                     good.append(index)
                 except BadImage as exc:
                     errors[index] = exc.reason
             tick = time.perf_counter()
-            predictions = dict(zip(good, classifier.classify_tensors(tensors), strict=True))
+            predictions = dict(zip(good, classifier.classify_prepared(prepared), strict=True))
             inference_s = time.perf_counter() - tick
             for index, item, _ in current:
                 base = {"request_id": str(index), "job_id": PREDICT_JOB_ID, "name": item.name,

@@ -85,10 +85,16 @@ class Receivers:
             if not messages:
                 self._inbox.unreserve(granted)
                 continue
-            received = time.time()
             self.last_message_at = time.monotonic()
             self._heartbeat.track(m.receipt for m in messages)
-            works = [w for w in (self._admit(m, received) for m in messages) if w is not None]
+            try:
+                works = [w for w in (self._admit(m, time.time()) for m in messages) if w is not None]
+            except Exception:  # noqa: BLE001 - a bug must not end this thread: retry them later
+                log.exception("could not take in %d message(s); they will be retried", len(messages))
+                self._inbox.unreserve(granted)
+                delay = 0 if self._stopping.is_set() else RETRY_DELAY_SECONDS
+                self._heartbeat.release([m.receipt for m in messages], delay=delay)
+                continue
             if self._stopping.is_set() or not self._inbox.put(works, granted):
                 # Stopping: nobody will take these; let another worker have them now.
                 for work in works:
