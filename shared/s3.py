@@ -17,6 +17,11 @@ from shared.config import Config
 class ObjectTooLarge(Exception):
     """The object is bigger than the caller is willing to read."""
 
+    def __init__(self, message: str, size: int | None = None, limit: int | None = None):
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
 
 class ObjectMissing(Exception):
     """No object under that key."""
@@ -66,7 +71,7 @@ class S3Service:
         size = obj.get("ContentLength", 0)
         if max_bytes is not None and size > max_bytes:
             obj["Body"].close()
-            raise ObjectTooLarge(f"{size} bytes is over the {max_bytes}-byte limit")
+            raise ObjectTooLarge(f"{size} bytes is over the {max_bytes}-byte limit", size, max_bytes)
         return obj["Body"].read()
 
     def put_json(self, bucket: str, key: str, data: dict) -> None:

@@ -15,7 +15,7 @@ import torch
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from cloud.worker.decode import BadImage, decode_image
+from cloud.worker.decode import BadImage, decode_image, too_many_bytes
 from shared.config import Config
 from shared.messages import Request
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service
@@ -46,7 +46,7 @@ def fetch(s3: S3Service, cfg: Config, request: Request,
     except ObjectMissing:
         raise InputError(MISSING) from None
     except ObjectTooLarge as exc:
-        raise InputError(f"image too large: {exc}") from None
+        raise InputError(too_many_bytes(exc.size, exc.limit)) from None
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
             raise InputError(f"{MISSING} (no bucket {request.bucket})") from None

@@ -135,13 +135,15 @@ def test_good_and_bad_images_each_get_exactly_one_answer(cloud, start_worker, wo
     assert stop(worker) == 0
 
 
-def test_a_missing_image_is_answered(cloud, start_worker):
+def test_a_missing_or_oversized_image_is_answered(cloud, start_worker, good_jpeg):
     client = Client(cloud)
     request = Request("r-missing", client.job_id, cloud.input_bucket, "jobs/nowhere.jpg", "gone.jpg", client.reply_url)
     client.send_raw(request.to_json())
-    start_worker()
-    [result] = client.replies(1)
-    assert result.error == "image missing from input bucket"
+    client.submit({"big.jpg": good_jpeg})
+    start_worker(max_image_bytes=1000)
+    errors = {r.name: r.error for r in client.replies(2)}
+    assert errors == {"gone.jpg": "image missing from input bucket",
+                      "big.jpg": f"image too large: {len(good_jpeg)} bytes (limit 1000)"}
     wait_until(lambda: client.depth().total == 0)
 
 
