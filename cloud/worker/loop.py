@@ -72,10 +72,24 @@ class Worker:
         self.batches = 0
         self.exit_reason = ""
         self._last_work_at = time.monotonic()
+        self._receivers: Receivers | None = None
+        self._downloads: ThreadPoolExecutor | None = None
 
     def stop(self) -> None:
         """Drain: finish the batch in hand, give back what was received but not started, return."""
         self.stopping.set()
+
+    def join(self, timeout: float) -> bool:
+        """After run() returned: waits for the threads it leaves behind (a receiver can sit in a long
+        poll for up to wait_time; a download may be finishing). True when all have ended. A process
+        that is exiting need not call it; a test that stops its fake AWS afterwards must."""
+        deadline = time.monotonic() + timeout
+        if self._downloads is not None:
+            self._downloads.shutdown(wait=True)
+        if self._receivers is not None:
+            self._receivers.join(max(0.0, deadline - time.monotonic()))
+            return not self._receivers.alive
+        return True
 
     # --- the loop ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -92,7 +106,7 @@ class Worker:
         )
         publisher = Publisher(self.s3, self.sqs, cfg.output_bucket, request_url, heartbeat,
                               on_done=self._count)
-        self._inbox = inbox
+        self._inbox, self._receivers, self._downloads = inbox, receivers, downloads
         log.info("worker %s: %s on %s, batches of up to %d, polling %s", self.worker_id, self.classifier.name,
                  self.classifier.device, cfg.batch_size, cfg.request_queue)
         if not self.stopping.is_set():  # a stop during start-up: straight to draining

@@ -66,6 +66,10 @@ class Receivers:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    @property
+    def alive(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
     def _run(self) -> None:
         failures = 0
         while not self._stopping.is_set():

@@ -99,6 +99,8 @@ def start_worker(cloud, classifier):
         thread.join(DEADLINE_SECONDS)
         status.close()
         assert not thread.is_alive(), "the worker did not stop"
+        # Every thread it started has ended before mock_aws goes away (none may reach for real AWS).
+        assert worker.join(DEADLINE_SECONDS), "a receive thread did not end"
 
 
 def stop(worker) -> int:
