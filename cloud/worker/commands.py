@@ -63,16 +63,16 @@ def worker(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
+    started = time.monotonic()
     from cloud.worker.loop import Worker
     from cloud.worker.models import ModelError, load_classifier
 
-    started = time.monotonic()
     try:
         classifier = load_classifier(cfg.model, cfg.device)
     except ModelError as exc:
         print(f"imgrec worker: {exc}", file=sys.stderr)
         return 2
-    log.info("model loaded %.1f s after start", time.monotonic() - started)
+    log.info("torch imported and model loaded in %.1f s", time.monotonic() - started)
     worker = Worker(cfg, classifier, worker_id=worker_id, s3=s3, status=status, stop_event=shutdown.requested)
     outcome: dict[str, int] = {}
 
