@@ -35,3 +35,22 @@ def test_no_import_crosses_the_layers(package, forbidden):
         if any(name == f or name.startswith(f + ".") for f in forbidden)
     ]
     assert not bad, "\n".join(bad)
+
+
+def test_the_desktop_app_runs_without_importing_torch():
+    """Every desktop module, and what it pulls in (shared, cloud.scaler, cloud.embedded), stays torch-free."""
+    import subprocess
+    import sys
+
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts)
+        for p in (ROOT / "desktop").rglob("*.py")
+        if p.name != "__init__.py"
+    )
+    code = "import sys\n" + "".join(f"import {m}\n" for m in modules) + (
+        "heavy = sorted(m for m in ('torch', 'torchvision', 'timm') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={"QT_QPA_PLATFORM": "offscreen", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -84,7 +84,6 @@ def test_a_folder_of_real_images_gets_the_labels_of_imgrec_predict(qtbot, make_w
     exported = results_csv.read_csv(out)
     assert {r["image"]: r["label"] for r in exported} == predicted
     assert all(r["error"] == "" and r["top5"].count("|") == 4 for r in exported)
-    assert "torch" not in sys.modules, "the desktop must never import torch"
 
 
 def test_history_survives_a_restart_and_missing_results_are_recollected(qtbot, make_window, cloud, images,
