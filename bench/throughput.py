@@ -41,25 +41,25 @@ def workload_copies(dest: Path, repeat: int) -> list[Path]:
     return out
 
 
-def inprocess(paths: list[Path], batch_size: int) -> tuple[float, dict[str, str]]:
-    from cloud.worker.decode import decode_image
+def inprocess(folder: Path, batch_size: int) -> tuple[float, dict[str, str]]:
+    """`imgrec predict`'s own path: threaded read + decode, batched inference, one model."""
     from cloud.worker.models import load_classifier
+    from cloud.worker.predict import predict_items
     from shared.config import load_config
+    from shared.scan import scan
 
     cfg = load_config(env={})
     classifier = load_classifier(cfg.model, cfg.device)
-    classifier.classify([decode_image(paths[0].read_bytes(), cfg.max_image_pixels)])  # warm up
-    labels = {}
+    items = scan([folder]).images
+    list(predict_items(classifier, items[:batch_size], cfg, batch_size))  # warm up
     start = time.perf_counter()
-    for i in range(0, len(paths), batch_size):
-        chunk = paths[i : i + batch_size]
-        images = [decode_image(p.read_bytes(), cfg.max_image_pixels) for p in chunk]
-        for path, prediction in zip(chunk, classifier.classify(images), strict=True):
-            labels[str(path)] = prediction.label
-    return len(paths) / (time.perf_counter() - start), labels
+    results = list(predict_items(classifier, items, cfg, batch_size))
+    elapsed = time.perf_counter() - start
+    assert not [r for r in results if r.error]
+    return len(items) / elapsed, {str(folder / r.name): r.label for r in results}
 
 
-def pipeline(folder: Path, n_expected: int) -> tuple[float, dict[str, str], dict]:
+def pipeline(folder: Path, n_expected: int, window: int | None) -> tuple[float, dict[str, str], dict]:
     from cloud.embedded import EmbeddedCloud
     from shared.config import load_config
     from shared.job import JobClient
@@ -67,7 +67,7 @@ def pipeline(folder: Path, n_expected: int) -> tuple[float, dict[str, str], dict
 
     cfg = load_config(env={})
     with EmbeddedCloud(cfg, workers=1) as cloud:  # returns once the worker is warm (model loaded)
-        client = JobClient(cloud.cfg)
+        client = JobClient(cloud.cfg, window=window)
         try:
             scanned = scan([folder])
             assert len(scanned.images) == n_expected, (len(scanned.images), n_expected)
@@ -99,6 +99,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="workload copies (default 3: 300 images)")
     parser.add_argument("--naive-sample", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--window", type=int, default=None,
+                        help="requests of the job queued at once (default: the client's own choice; 0: no limit)")
     args = parser.parse_args()
     if not WORKLOAD.is_dir():
         print(f"workload not found at {WORKLOAD}: nothing to measure", file=sys.stderr)
@@ -108,9 +110,9 @@ def main() -> int:
         paths = workload_copies(Path(tmp) / "images", args.repeat)
         print(f"{len(paths)} images ({args.repeat} x workload) on {platform.machine()}, {os.cpu_count()} cores",
               file=sys.stderr)
-        inprocess_ips, reference = inprocess(paths, args.batch_size)
+        inprocess_ips, reference = inprocess(Path(tmp) / "images", args.batch_size)
         print(f"(a) in-process batched: {inprocess_ips:.1f} images/s", file=sys.stderr)
-        pipeline_ips, cloud_labels, detail = pipeline(Path(tmp) / "images", len(paths))
+        pipeline_ips, cloud_labels, detail = pipeline(Path(tmp) / "images", len(paths), args.window)
         print(f"(b) pipeline, one warm worker: {pipeline_ips:.1f} images/s {detail}", file=sys.stderr)
         naive_ips = naive(paths[: args.naive_sample])
         print(f"(c) naive, process per image: {naive_ips:.2f} images/s", file=sys.stderr)

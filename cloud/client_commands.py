@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import socket
 import sys
 import tempfile
@@ -18,7 +19,7 @@ from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from cloud.embedded import DEFAULT_WORKERS, EmbeddedCloud, EmbeddedCloudError
+from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
 from shared import layout, results_csv
 from shared.config import Config
 from shared.job import JobClient, JobError, new_job_id, read_manifest, recollect
@@ -159,14 +160,19 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _start_embedded(cfg: Config, args: argparse.Namespace, stack: ExitStack) -> Config:
-    workers = args.workers if getattr(args, "workers", None) is not None else DEFAULT_WORKERS
-    if workers < 1:
+    """A local cloud for this run: the autoscaler with a local fleet, or ``--workers N`` fixed workers."""
+    workers = getattr(args, "workers", None)
+    if workers is not None and workers < 1:
         raise CommandError("--workers must be at least 1 for a run on the embedded local cloud")
     log_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="imgrec-workers-"))
-    print(f"no AWS target configured: starting an embedded local cloud with {workers} worker(s)…",
-          file=sys.stderr, flush=True)
+    fleet = f"{workers} worker(s)" if workers is not None else "the autoscaler"
+    print(f"no AWS target configured: starting an embedded local cloud with {fleet}…", file=sys.stderr, flush=True)
+    if not getattr(args, "verbose", False):  # the progress bar tells the story; -v shows each scaler decision
+        logging.getLogger("imgrec.scaler").setLevel(logging.WARNING)
     local = cfg.replace(source="embedded local cloud", endpoint_url=None, profile=None)
-    cloud = stack.enter_context(EmbeddedCloud(local, workers=workers, log_dir=log_dir))
+    cloud = stack.enter_context(
+        EmbeddedCloud(local, workers=workers or 0, log_dir=log_dir, autoscale=workers is None)
+    )
     return cloud.cfg
 
 

@@ -11,11 +11,11 @@ called from background threads; nothing here touches Qt or torch.
 
 How it works:
 - ``submit`` uploads through boto3's transfer manager (``cfg.upload_concurrency`` at a time) and, as
-  uploads finish, a background thread sends the requests in batches of 10. On a local (moto) endpoint
-  at most ``window`` requests of a job wait in the queue at once, because moto's SQS slows down with
-  every message queued (each call scans them all); the rest are sent as results come back. ``submit``
-  returns when every upload has finished and what the window allows has been sent; ``job.requests``
-  then keeps growing until everything is enqueued. On AWS there is no window.
+  uploads finish, a background thread sends the requests in batches of 10. The whole backlog goes
+  onto the queue, so the autoscaler sees it. ``JobClient(window=N)`` optionally keeps at most N of a
+  job's requests queued at once and sends the rest as results come back (back-pressure for a slow
+  queue); ``submit`` then returns once what the window allows has been sent, and ``job.requests``
+  keeps growing until everything is enqueued.
 - Two threads per client receive replies on the client's own queue (short long polls), drop malformed
   ones with a log line, and hand each result to its job, once per request id (a redelivered request
   may be answered twice).
@@ -52,7 +52,6 @@ from shared.sqs import SQSService
 
 log = logging.getLogger(__name__)
 
-LOCAL_WINDOW = 96  # requests of one job queued at once on a local endpoint (moto scans every message)
 RECOVER_AFTER_SECONDS = 5.0  # no new result for this long: look for missed results in S3
 REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
 RECEIVER_THREADS = 2
@@ -223,8 +222,7 @@ class JobClient:
         self.s3 = s3 or S3Service(cfg)
         self.sqs = sqs or SQSService(cfg)
         self.client_id = client_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        # On a loopback endpoint (moto) keep the queue short; on AWS, let the backlog drive the scaler.
-        self.window = (LOCAL_WINDOW if cfg.is_local else 0) if window is None else window
+        self.window = window or 0  # 0: the whole backlog is queued at once, for the autoscaler to see
         self.reply_queue = layout.reply_queue_name(cfg.reply_queue_prefix, self.client_id)
         self.reply_url = self.sqs.create_queue(
             self.reply_queue, {"MessageRetentionPeriod": str(REPLY_RETENTION_SECONDS)}
