@@ -6,52 +6,43 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QObject, Qt
 
 from desktop.history import JobSummary
+from desktop.models.list_table_model import Index, ListTableModel
 
 HEADERS = ("Started", "Submitted", "Images", "Done", "Failed", "Missing", "Status", "Target")
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole
-_Index = QModelIndex | QPersistentModelIndex
 
 
-class JobsModel(QAbstractTableModel):
+class JobsModel(ListTableModel):
+    HEADERS = HEADERS
+
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._jobs: list[JobSummary] = []
+        self._rows: list[JobSummary] = []
 
     def reset(self, jobs: Sequence[JobSummary]) -> None:
         self.beginResetModel()
-        self._jobs = list(jobs)
+        self._rows = list(jobs)
         self.endResetModel()
 
     def jobs(self) -> list[JobSummary]:
-        return list(self._jobs)
+        return list(self._rows)
 
     def job_at(self, row: int) -> JobSummary:
-        return self._jobs[row]
+        return self._rows[row]
 
     def row_of(self, job_id: str) -> int:
-        for row, job in enumerate(self._jobs):
+        for row, job in enumerate(self._rows):
             if job.record.job_id == job_id:
                 return row
         return -1
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._jobs)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        job = self._jobs[index.row()]
+        job = self._rows[index.row()]
         record = job.record
         if role == JOB_ID_ROLE:
             return record.job_id

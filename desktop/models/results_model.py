@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Slot
+from PySide6.QtCore import QModelIndex, QObject, Qt, Slot
 from PySide6.QtGui import QBrush, QColor
 
+from desktop.models.list_table_model import Index, ListTableModel
 from desktop.rows import FAILED, TableRow
 from desktop.thumbnails import ThumbnailCache
 
@@ -25,7 +26,6 @@ STATUS_ROLE = Qt.ItemDataRole.UserRole + 3
 
 _ERROR_COLOUR = QColor("#b3261e")
 
-_Index = QModelIndex | QPersistentModelIndex
 
 
 def top5_tooltip(row: TableRow) -> str:
@@ -37,7 +37,9 @@ def top5_tooltip(row: TableRow) -> str:
     return "Top 5\n" + "\n".join(lines)
 
 
-class ResultsModel(QAbstractTableModel):
+class ResultsModel(ListTableModel):
+    HEADERS = HEADERS
+
     def __init__(self, thumbnails: ThumbnailCache | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self._rows: list[TableRow] = []
@@ -81,18 +83,7 @@ class ResultsModel(QAbstractTableModel):
         return self._rows[row]
 
     # --- Qt model -----------------------------------------------------------------------------
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row = self._rows[index.row()]

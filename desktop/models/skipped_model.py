@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QObject, Qt
 
+from desktop.models.list_table_model import Index, ListTableModel
 from shared.scan import Skipped
 
 HEADERS = ("File", "Reason")
-_Index = QModelIndex | QPersistentModelIndex
 
 
-class SkippedModel(QAbstractTableModel):
+class SkippedModel(ListTableModel):
+    HEADERS = HEADERS
+
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._rows: list[Skipped] = []
@@ -35,18 +37,7 @@ class SkippedModel(QAbstractTableModel):
     def rows(self) -> list[Skipped]:
         return list(self._rows)
 
-    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        return None
-
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
         row = self._rows[index.row()]
