@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from shared.config import ConfigError, load_config
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker-id", help="name shown in results (default: host-pid)")
     p.add_argument("--status-stdout", action="store_true",
                    help="print one JSON line per state change on stdout, for a supervisor (logs go to stderr)")
+    p.add_argument("--standby", action="store_true",
+                   help="load the model, then wait for SIGUSR1 before polling (a local warm pool)")
     p.add_argument("--idle-timeout", type=float, dest="idle_timeout", metavar="S",
                    help="exit after S seconds with no work (default: never)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
@@ -114,6 +117,8 @@ CONFIG_FLAGS = ("endpoint_url", "profile", "region", "model", "batch_size", "dev
 
 
 def main(argv: list[str] | None = None) -> int:
+    if hasattr(signal, "SIGPIPE"):  # `imgrec status --json | head` ends quietly, like any Unix tool
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,

@@ -51,7 +51,7 @@ class Skipped:
     """A file that was not sent: not an image (by content), unreadable, or empty."""
     name: str
     reason: str  # e.g. "skipped: not an image (text file)"
-    looks_like_image: bool  # by name or content: a skipped file that looked like an image fails the run
+    looks_like_image: bool  # by name or content (or a named path that is missing): such a skip fails the run
 
 
 @dataclass
@@ -234,8 +234,8 @@ def scan(paths: Iterable[str | Path]) -> ScanResult:
             add(arg, arg.name, arg.parent, index)
         else:
             shown = str(raw)
-            found.append(_Found(arg, shown, arg.parent, index, Skipped(
-                shown, "skipped: no such file or folder", looks_like_image_name(shown))))
+            # A path the user named that is not there is a mistake to report, not a file to skip: it fails the run.
+            found.append(_Found(arg, shown, arg.parent, index, Skipped(shown, "no such file or folder", True)))
 
     _make_names_unique(found)
     result = ScanResult()

@@ -140,6 +140,6 @@ def test_missing_path_gets_a_skipped_row(tmp_path):
     result = scan([tmp_path / "nope.jpg", tmp_path / "nofolder"])
     reasons = {s.name: (s.reason, s.looks_like_image) for s in result.skipped}
     assert reasons == {
-        str(tmp_path / "nope.jpg"): ("skipped: no such file or folder", True),
-        str(tmp_path / "nofolder"): ("skipped: no such file or folder", False),
+        str(tmp_path / "nope.jpg"): ("no such file or folder", True),
+        str(tmp_path / "nofolder"): ("no such file or folder", True),
     }
