@@ -243,7 +243,9 @@ def up_command(cfg: Config, args: argparse.Namespace) -> int:
                 print(line, flush=True)
             if cloud.scaler is not None:
                 s = cloud.scaler.settings
-                print(f"workers: autoscaled, {s.min_workers} to {s.max_workers}", flush=True)
+                pool = getattr(cloud.scaler.fleet, "standby_target", 0)
+                extra = f" ({pool} kept loaded on standby for a fast first start)" if pool else ""
+                print(f"workers: autoscaled, {s.min_workers} to {s.max_workers}{extra}", flush=True)
             else:
                 print(f"workers: {workers} ready", flush=True)
             print(f"use it with: imgrec classify --endpoint {cloud.endpoint} PATH…   (Ctrl-C stops)",

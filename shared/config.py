@@ -71,6 +71,9 @@ class Config:
     activation_backlog: int = 1
     scale_in_delay: float = 1.0
     scaler_tick: float = 2.0
+    # Local fleet: worker processes kept loaded and paused (a warm pool, like stopped instances), so a
+    # scale-out from zero takes a fraction of a second instead of a cold start; 0 disables the pool.
+    local_standby: int = 1
 
     # --- EC2 fleet --------------------------------------------------------------------------
     ami_id: str | None = None
@@ -155,7 +158,7 @@ def _validate(cfg: Config) -> None:
         if getattr(cfg, name) < 1:
             raise bad(name, "must be at least 1")
     for name in ("min_workers", "max_workers", "idle_timeout", "heartbeat_interval", "scale_in_delay",
-                 "activation_backlog"):
+                 "activation_backlog", "local_standby"):
         if getattr(cfg, name) < 0:
             raise bad(name, "must not be negative")
     if cfg.scaler_tick <= 0:

@@ -51,6 +51,7 @@ class Tick:
     launched: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     note: str = ""
+    standby: int = 0  # warm-pool processes (local fleet): loaded or loading, not workers
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -64,6 +65,8 @@ class Tick:
         text = (f"{head}: {self.reason} | queue {self.visible} visible, {self.in_flight} in flight"
                 f" | workers {self.running} running ({self.idle} idle), {self.pending} booting, "
                 f"{self.draining} draining")
+        if self.standby:
+            text += f", {self.standby} standby"
         if self.launched:
             text += f" | launched {', '.join(self.launched)}"
         if self.removed:
@@ -74,7 +77,7 @@ class Tick:
 
     def _shape(self) -> tuple:
         return (self.visible, self.in_flight, self.delayed, self.running, self.pending, self.draining,
-                self.idle, self.desired, self.action)
+                self.idle, self.desired, self.action, self.standby)
 
 
 class Scaler:
@@ -153,7 +156,7 @@ class Scaler:
             running=obs.running, pending=obs.booting, draining=obs.draining, idle=obs.idle,
             desired=decision.desired, action=decision.action, reason=decision.reason,
             launched=result.launched if result else (), removed=result.removed if result else (),
-            note=result.note if result else "",
+            note=result.note if result else "", standby=len(state.standby),
         )
 
     def _report(self, record: Tick) -> None:

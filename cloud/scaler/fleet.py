@@ -7,6 +7,10 @@ workers in four conditions and removes only idle ones:
 * **running**: up and polling the queue, busy or idle (``idle_ids`` names the idle ones);
 * **draining**: told to stop and finishing what it holds; not capacity any more.
 
+A fleet may also hold a warm pool (``standby``: the local fleet's paused, pre-loaded processes).
+Those are not workers: they are not counted as running, booting or idle and are never sent work,
+as a stopped instance is not; ``scale_to`` activates them before it starts anything new.
+
 ``scale_to(desired)`` launches ``desired - (running + booting)`` workers when that is positive,
 and otherwise stops at most that many *idle* workers; it never stops a busy or booting worker,
 so asking for fewer than the busy count simply leaves them to finish.
@@ -20,6 +24,7 @@ from typing import Protocol
 
 # Worker states, as the worker reports them (status lines locally, heartbeat objects on EC2).
 LOADING, READY, BUSY, IDLE, DRAINING, STOPPED = "loading", "ready", "busy", "idle", "draining", "stopped"
+STANDBY = "standby"  # loaded and paused until activated (a local warm-pool process)
 IDLE_STATES = (READY, IDLE)
 
 
@@ -36,6 +41,8 @@ class FleetState:
     workers: tuple[Worker, ...] = ()
     # Unix time a worker was last seen busy (now, while one is); None when no worker has worked yet.
     last_busy: float | None = None
+    # The warm pool: processes loading or loaded and paused (state loading | standby); not workers.
+    standby: tuple[Worker, ...] = ()
 
     def _count(self, condition: str) -> int:
         return sum(1 for w in self.workers if w.condition == condition)

@@ -53,19 +53,25 @@ def worker(cfg: Config, args: argparse.Namespace) -> int:
     status = states.StatusReporter(worker_id, stdout=sys.stdout if getattr(args, "status_stdout", False) else None,
                                    s3=s3, bucket=cfg.output_bucket, model=cfg.model)
     shutdown = Shutdown().install()
+    standby = None
+    if getattr(args, "standby", False):
+        from cloud.worker.standby import Standby
+
+        standby = Standby().install()
     status.set(states.LOADING)
     try:
-        return _run_worker(cfg, worker_id, s3, status, shutdown)
+        return _run_worker(cfg, worker_id, s3, status, shutdown, standby)
     finally:
         status.set(states.STOPPED)
         status.close()
         shutdown.uninstall()
 
 
-def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
+def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown, standby=None) -> int:
     started = time.monotonic()
     from cloud.worker.loop import Worker
     from cloud.worker.models import ModelError, load_classifier
+    from cloud.worker.status import STANDBY
 
     try:
         classifier = load_classifier(cfg.model, cfg.device)
@@ -73,6 +79,12 @@ def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
         print(f"imgrec worker: {exc}", file=sys.stderr)
         return 2
     log.info("torch imported and model loaded in %.1f s", time.monotonic() - started)
+    if standby is not None:
+        status.set(STANDBY)
+        if not standby.wait(shutdown.requested):
+            log.info("worker %s stopped in standby", worker_id)
+            return 0
+        log.info("worker %s activated", worker_id)
     worker = Worker(cfg, classifier, worker_id=worker_id, s3=s3, status=status, stop_event=shutdown.requested)
     outcome: dict[str, int] = {}
 

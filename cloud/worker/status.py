@@ -12,7 +12,8 @@ Two channels, the same states:
 * a small object ``workers/<worker_id>.json`` in the output bucket (state, ts, processed, host,
   pid, model), written on each state change and refreshed every few seconds, for a remote scaler.
 
-States, in order: ``loading`` (importing, loading the model), ``ready`` (model loaded, about to poll),
+States, in order: ``loading`` (importing, loading the model), ``standby`` (only with ``--standby``: model
+loaded, waiting for SIGUSR1 without polling; see :mod:`cloud.worker.standby`), ``ready`` (model loaded, about to poll),
 ``busy`` (a batch in hand), ``idle`` (nothing in hand), ``draining`` (stopping: finishing the batch in
 hand), ``stopped`` (about to exit).
 """
@@ -30,7 +31,8 @@ from typing import TextIO
 from shared.layout import worker_status_key
 
 LOADING, READY, BUSY, IDLE, DRAINING, STOPPED = "loading", "ready", "busy", "idle", "draining", "stopped"
-STATES = (LOADING, READY, BUSY, IDLE, DRAINING, STOPPED)
+STANDBY = "standby"
+STATES = (LOADING, STANDBY, READY, BUSY, IDLE, DRAINING, STOPPED)
 STATUS_REFRESH_SECONDS = 5.0  # the S3 status object is rewritten at least this often while running
 
 log = logging.getLogger(__name__)

@@ -41,6 +41,8 @@ def test_config_file_from_environment_variable(tmp_path):
     ("env", "expected"),
     [
         ({"IMGREC_MAX_WORKERS": "-1"}, "max_workers = -1 (from environment IMGREC_MAX_WORKERS): must not be negative"),
+        ({"IMGREC_LOCAL_STANDBY": "-1"},
+         "local_standby = -1 (from environment IMGREC_LOCAL_STANDBY): must not be negative"),
         ({"IMGREC_MAX_WORKERS": "many"}, "max_workers = 'many' (from environment IMGREC_MAX_WORKERS): expected int"),
         ({"IMGREC_WAIT_TIME": "30"}, "wait_time = 30 (from environment IMGREC_WAIT_TIME): must be between 0 and 20"),
         ({"IMGREC_FLEET": "k8s"}, "fleet = 'k8s' (from environment IMGREC_FLEET): must be one of local, ec2, asg"),

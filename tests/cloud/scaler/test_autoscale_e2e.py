@@ -1,7 +1,7 @@
 """End to end: the embedded cloud with the autoscaler, real worker processes and the real model.
 
 From zero workers, the 100-image workload scales out to more than one worker and back to zero,
-with every result back exactly once.
+with every result back exactly once; the warm pool's standby process is refilled afterwards.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ def test_from_zero_to_several_workers_and_back_with_every_result_once(workload_d
         while fleet.observe().workers and time.monotonic() < deadline:
             time.sleep(0.2)
         assert fleet.observe().workers == (), "the fleet did not go back to zero"
+        # The warm pool (local_standby, default 1) is loaded again for the next job, without being a worker.
+        while [w.state for w in fleet.observe().standby] != ["standby"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert [w.state for w in fleet.observe().standby] == ["standby"]
+        assert fleet.observe().workers == ()
 
     assert sorted(r.name for r in results) == sorted(item.name for item in images)  # each exactly once
     assert all(r.error is None and r.label for r in results)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from cloud.scaler.daemon import Scaler
+from cloud.scaler.daemon import Scaler, Tick
 from cloud.scaler.fleet_local import LocalFleet
 from cloud.scaler.policy import Settings
 from shared.sqs import SQSService
@@ -53,3 +53,10 @@ def test_a_failing_tick_is_reported_and_the_loop_goes_on(local_cfg, fake_spawn):
         scaler.stop()
     assert len(ticks) >= 3 and all(t.action == "error" for t in ticks)
     assert "NonExistentQueue" in ticks[0].reason or "does not exist" in ticks[0].reason
+
+
+def test_the_tick_shows_the_warm_pool_apart_from_the_workers():
+    tick = Tick(ts=1.0, visible=0, in_flight=0, delayed=0, running=0, pending=0, draining=0, idle=0,
+                desired=0, action="hold", reason="no work", standby=1)
+    assert "workers 0 running (0 idle), 0 booting, 0 draining, 1 standby" in tick.line()
+    assert json.loads(tick.to_json())["standby"] == 1

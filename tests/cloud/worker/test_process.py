@@ -90,3 +90,53 @@ def test_spawned_worker_answers_and_drains_on_sigterm(cloud, good_jpeg, tmp_path
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def test_a_standby_worker_leaves_the_queue_alone_until_activated(cloud, good_jpeg, tmp_path):
+    s3, sqs = S3Service(cloud), SQSService(cloud)
+    process = spawn_worker(cloud, "standby-1", log_path=tmp_path / "worker.log", standby=True)
+    try:
+        status = StatusReader(process)
+        reply_url = sqs.create_queue(f"replies-{uuid.uuid4().hex[:8]}")
+        key = input_key("job1", "r1", ".jpg")
+        s3.put_bytes(cloud.input_bucket, key, good_jpeg)
+        request_url = sqs.url(cloud.request_queue)
+        sqs.send_batch(request_url,
+                       [Request("r1", "job1", cloud.input_bucket, key, "butterfly.jpg", reply_url).to_json()])
+        status.wait_for("standby", READY_TIMEOUT_SECONDS)
+        assert status.seen == ["loading", "standby"]
+
+        assert sqs.receive(reply_url, wait=2) == []  # loaded, but it takes nothing
+        assert sqs.depth(request_url).visible == 1
+
+        process.send_signal(signal.SIGUSR1)
+        started = time.monotonic()
+        status.wait_for("ready", 5)
+        assert time.monotonic() - started < 1.0  # activation, not a cold start
+        [reply] = sqs.receive(reply_url, wait=20)
+        assert Result.from_json(reply.body).label == "monarch"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+
+def test_sigterm_in_standby_exits_at_once(cloud, tmp_path):
+    process = spawn_worker(cloud, "standby-2", log_path=tmp_path / "worker.log", standby=True)
+    try:
+        status = StatusReader(process)
+        status.wait_for("standby", READY_TIMEOUT_SECONDS)
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 2.0
+        status.wait_for("stopped", 5)
+        assert "ready" not in status.seen
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
