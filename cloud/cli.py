@@ -112,14 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Services keep going when whoever reads their output goes away (a worker whose supervisor died
+# still finishes its batch); the one-shot commands end quietly on a closed pipe, like any Unix tool.
+LONG_RUNNING = ("worker", "scaler", "up")
+
 CONFIG_FLAGS = ("endpoint_url", "profile", "region", "model", "batch_size", "device", "idle_timeout",
                 "min_workers", "max_workers", "fleet", "scaler_tick", "result_timeout")
 
 
 def main(argv: list[str] | None = None) -> int:
-    if hasattr(signal, "SIGPIPE"):  # `imgrec status --json | head` ends quietly, like any Unix tool
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = build_parser().parse_args(argv)
+    if args.command not in LONG_RUNNING and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `imgrec status --json | head` ends quietly
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
