@@ -4,21 +4,19 @@
         JobClient(cloud.cfg) ...                    # cloud.cfg has endpoint_url set
     # workers stopped (SIGTERM: they drain; SIGKILL after a grace period), then the moto server
 
-`imgrec up` runs one in the foreground. Workers are either a fixed number, or (``autoscale=True``)
-worker processes that cloud.scaler starts and stops with the backlog: zero while idle.
+`imgrec up` runs one in the foreground. The worker processes are a cloud.scaler LocalFleet, either
+held at a fixed number or (``autoscale=True``) started and stopped by the autoscaler with the
+backlog: zero while idle.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.config import Config
@@ -35,27 +33,6 @@ _LOG_TAIL_LINES = 8
 
 class EmbeddedCloudError(RuntimeError):
     """The embedded cloud could not start; the message says which part and why."""
-
-
-@dataclass
-class LocalWorker:
-    """A worker process this cloud started, and the last state it reported on stdout."""
-    worker_id: str
-    process: subprocess.Popen
-    log_path: Path | None = None
-    state: str = "loading"
-    ready: threading.Event = field(default_factory=threading.Event)
-    reader: threading.Thread | None = None
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def log_tail(self) -> str:
-        if self.log_path is None or not self.log_path.is_file():
-            return ""
-        lines = self.log_path.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
-        return "\n".join("    " + line for line in lines)
 
 
 class EmbeddedCloud:
@@ -77,12 +54,10 @@ class EmbeddedCloud:
         self.endpoint: str = self.server.endpoint
         self.cfg: Config = self.server.config(cfg)
         self.resources: Resources | None = None
-        self.workers: list[LocalWorker] = []
         self.autoscale = autoscale
         self.scaler_log = scaler_log
         self.scaler = None  # cloud.scaler.daemon.Scaler, with autoscale
-        self._next_id = 1
-        self._lock = threading.Lock()
+        self.fleet = None  # cloud.scaler.fleet_local.LocalFleet: the worker processes, in both modes
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> EmbeddedCloud:
@@ -104,111 +79,58 @@ class EmbeddedCloud:
     def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Stops every worker this cloud started (SIGTERM, then SIGKILL after ``grace``), then moto."""
         if self.scaler is not None:
-            self.scaler.stop()  # the loop, then its workers (they drain)
-        with self._lock:
-            workers = list(self.workers)
-        for worker in workers:
-            if worker.alive:
-                try:
-                    worker.process.send_signal(signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
-        deadline = time.monotonic() + grace
-        for worker in workers:
-            try:
-                worker.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                log.warning("worker %s did not stop within %.0f s: killed", worker.worker_id, grace)
-                worker.process.kill()
-                worker.process.wait()
-        for worker in workers:
-            if worker.reader is not None:
-                worker.reader.join(timeout=2)
+            self.scaler.stop()  # the loop, then its fleet (the workers drain)
+        elif self.fleet is not None:
+            self.fleet.close(grace)
         self.server.stop()
 
     # --- workers -------------------------------------------------------------------------------
     def _start_fleet(self) -> None:
-        """A fixed number of workers, each ready before this returns; or the autoscaler."""
+        """The autoscaler over a local fleet; or a fixed number of workers, each ready before this returns."""
         if self.autoscale:
             from cloud.scaler.local import start_local_scaler
 
             self.scaler = start_local_scaler(self.cfg, log_dir=self.log_dir, worker_env=self.worker_env,
                                              log_json=self.scaler_log)
+            self.fleet = self.scaler.fleet
             return
-        started = [self.start_worker() for _ in range(self.worker_count)]
-        self.wait_ready(started, self.ready_timeout)
+        from cloud.scaler.fleet_local import LocalFleet, thread_env
 
-    def _thread_env(self) -> dict[str, str]:
-        # Several torch processes on few cores: share the cores instead of each taking them all.
-        env = dict(self.worker_env or {})
-        if self.worker_count > 1 and "OMP_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in env:
-            threads = max(1, (os.cpu_count() or 1) // self.worker_count)
-            env["OMP_NUM_THREADS"] = str(threads)
-        return env
+        count = self.worker_count
+        fixed = self.cfg.replace(source="embedded local cloud", local_standby=0)  # no warm pool: no scaler
+        env = {**thread_env(count), **(self.worker_env or {})}
+        self.fleet = LocalFleet(fixed, log_dir=self.log_dir, worker_env=env, max_booting=max(1, count))
+        if count:
+            self.fleet.scale_to(count, "fixed")
+            self._wait_ready(count)
 
-    def start_worker(self) -> LocalWorker:
-        """Starts one more worker process (without waiting for it to be ready)."""
-        from cloud.worker.process import spawn_worker
+    def _wait_ready(self, count: int) -> None:
+        """Returns when ``count`` workers run; raises EmbeddedCloudError if one exits first or is late."""
+        deadline = time.monotonic() + self.ready_timeout
+        while self.fleet.observe().running < count:
+            if self.fleet.exited:
+                worker_id, code, _lived = self.fleet.exited[0]
+                tail = self._log_tail(worker_id)
+                raise EmbeddedCloudError(
+                    f"worker {worker_id} exited with code {code} before it was ready"
+                    + (f"; the end of its log ({self.log_dir / (worker_id + '.log')}):\n{tail}" if tail else ""))
+            if time.monotonic() > deadline:
+                raise EmbeddedCloudError(f"{count} worker(s) were not ready within {self.ready_timeout:.0f} s")
+            self.fleet.changed.wait(0.2)
+            self.fleet.changed.clear()
 
-        with self._lock:
-            worker_id = f"local-{self._next_id}"
-            self._next_id += 1
-        log_path = None
-        if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log_path = self.log_dir / f"{worker_id}.log"
-        process = spawn_worker(self.cfg, worker_id, log_path=log_path, env=self._thread_env())
-        worker = LocalWorker(worker_id, process, log_path)
-        worker.reader = threading.Thread(target=self._read_status, args=(worker,), name=f"status-{worker_id}",
-                                         daemon=True)
-        worker.reader.start()
-        with self._lock:
-            self.workers.append(worker)
-        log.debug("started worker %s (pid %d)", worker_id, process.pid)
-        return worker
-
-    def _read_status(self, worker: LocalWorker) -> None:
-        """Reads the worker's status lines until its stdout closes (keeps the pipe from filling up)."""
-        from cloud.worker.status import parse_status_line
-
-        stream = worker.process.stdout
-        if stream is None:
-            return
-        try:
-            for line in stream:
-                event = parse_status_line(line)
-                if event is None:
-                    continue
-                worker.state = event["state"]
-                if worker.state not in ("loading", "stopped"):
-                    worker.ready.set()
-        except (OSError, ValueError):
-            pass
-        finally:
-            worker.state = "stopped"
-
-    def wait_ready(self, workers: list[LocalWorker], timeout: float) -> None:
-        """Returns when each worker said it is ready; raises EmbeddedCloudError if one exits or is late."""
-        deadline = time.monotonic() + timeout
-        for worker in workers:
-            while not worker.ready.wait(0.1):
-                if not worker.alive and not worker.ready.is_set():
-                    tail = worker.log_tail()
-                    raise EmbeddedCloudError(
-                        f"worker {worker.worker_id} exited with code {worker.process.returncode} before it was "
-                        f"ready" + (f"; the end of its log ({worker.log_path}):\n{tail}" if tail else ""))
-                if time.monotonic() > deadline:
-                    raise EmbeddedCloudError(f"worker {worker.worker_id} was not ready within {timeout:.0f} s")
+    def _log_tail(self, worker_id: str) -> str:
+        path = self.log_dir / f"{worker_id}.log" if self.log_dir else None
+        if path is None or not path.is_file():
+            return ""
+        return "\n".join("    " + line for line in path.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:])
 
     def worker_counts(self) -> tuple[int, int]:
-        """(running, booting) among the workers still alive."""
-        if self.scaler is not None:
-            state = self.scaler.fleet.observe()
-            return state.running, state.booting
-        with self._lock:
-            alive = [w for w in self.workers if w.alive]
-        running = sum(1 for w in alive if w.ready.is_set())
-        return running, len(alive) - running
+        """(running, booting) workers."""
+        if self.fleet is None:
+            return 0, 0
+        state = self.fleet.observe()
+        return state.running, state.booting
 
     def describe(self) -> list[str]:
         """The lines `imgrec up` prints: endpoint first, then buckets and queues."""
@@ -265,14 +187,12 @@ def up_command(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def _supervise(cloud: EmbeddedCloud, stop: threading.Event) -> None:
-    """Waits for a stop signal; says so when a worker or the moto server dies on its own."""
-    reported: set[str] = set()
+    """Waits for a stop signal; says so when the moto server dies. The fleet logs a worker that exits
+    on its own when it next looks (the scaler looks every tick; fixed workers are looked at here)."""
     while not stop.wait(1.0):
         server = cloud.server.process
         if server is not None and server.poll() is not None:
             print(f"imgrec up: the moto server exited with code {server.returncode}", file=sys.stderr, flush=True)
             return
-        for worker in list(cloud.workers):
-            if not worker.alive and worker.worker_id not in reported:
-                reported.add(worker.worker_id)
-                log.warning("worker %s exited with code %s", worker.worker_id, worker.process.returncode)
+        if cloud.scaler is None and cloud.fleet is not None:
+            cloud.fleet.observe()

@@ -121,7 +121,7 @@ class CloudSession:
         except Exception as exc:
             raise SessionError(f"the embedded local cloud did not start: {exc}") from None
         self._cloud = cloud
-        lower_priority(w.process.pid for w in cloud.workers)
+        lower_priority(cloud.fleet.pids().values())
         if cloud.server.process is not None:
             lower_priority([cloud.server.process.pid], BACKGROUND_NICENESS)
         return cloud.cfg

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import struct
 import threading
 import zlib
@@ -37,7 +39,7 @@ def test_all_100_come_back_exactly_once_and_equal_predict(cloud, workload_items,
     names = [r.name for r in results]
     assert len(names) == 100 and set(names) == set(reference)
     assert_matches_reference(results, reference)
-    assert {r.worker_id for r in results} <= {w.worker_id for w in cloud.workers}
+    assert {r.worker_id for r in results} <= set(cloud.fleet.pids())
 
     # `imgrec results JOB_ID` reads the same rows back from the output bucket alone.
     out = tmp_path / "again.csv"
@@ -115,13 +117,14 @@ def test_a_worker_killed_mid_batch_loses_nothing(cloud, workload_items, referenc
         for result in client.collect(job, timeout=RESULT_TIMEOUT):
             results.append(result)
             if killed is None:
-                busy = [w for w in cloud.workers if w.alive and w.state == "busy"]
+                busy = [w.id for w in cloud.fleet.observe().workers if w.state == "busy"]
                 if busy:
                     killed = busy[0]
-                    killed.process.kill()  # SIGKILL: no drain; its batch comes back after the visibility timeout
-                    killed.process.wait()
+                    # SIGKILL: no drain; its batch comes back after the visibility timeout
+                    os.kill(cloud.fleet.pids()[killed], signal.SIGKILL)
     assert killed is not None, "no worker was seen busy while the job ran"
-    assert killed.process.returncode == -9
+    cloud.fleet.observe()  # reaps it
+    assert (killed, -signal.SIGKILL) in [(worker_id, code) for worker_id, code, _ in cloud.fleet.exited]
     assert sorted(r.name for r in results) == sorted(i.name for i in items)
     assert len({r.request_id for r in results}) == len(items)
     assert_matches_reference(results, reference)
