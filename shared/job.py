@@ -35,16 +35,16 @@ import socket
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import layout
-from shared.config import MAX_BATCH, Config
+from shared.config import Config
 from shared.job_manifest import Manifest, ManifestError
+from shared.job_run import CANCELLED_BEFORE_ENQUEUE, Job, JobRun
 from shared.messages import MessageError, Request, Result
 from shared.s3 import ObjectMissing, S3Service, Upload
 from shared.scan import Item, Skipped
@@ -55,29 +55,17 @@ log = logging.getLogger(__name__)
 RECOVER_AFTER_SECONDS = 5.0  # no new result for this long: look for missed results in S3
 REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
 RECEIVER_THREADS = 2
-BATCH_LINGER_SECONDS = 0.05  # wait this long for a full batch of 10 while uploads still finish
 REPLY_RETENTION_SECONDS = 24 * 3600
 FETCH_THREADS = 16
 
 TIMED_OUT = "timed out waiting for a result"
 CANCELLED_BEFORE_UPLOAD = "cancelled before upload"
-CANCELLED_BEFORE_ENQUEUE = "cancelled before it was enqueued"
 CLIENT_CLOSED = "client closed before it was enqueued"
 NO_RESULT = "no result in the output bucket (still queued, in progress, or lost)"
 
 
 class JobError(RuntimeError):
     """The job cannot run or be found; the message says why and what to do."""
-
-
-@dataclass
-class Job:
-    job_id: str
-    requests: dict[str, Item] = field(default_factory=dict)  # request_id -> item, for enqueued items
-    upload_errors: list[Result] = field(default_factory=list)  # items that could not be uploaded/enqueued
-    cancelled: bool = False
-    total: int = 0  # items submitted: collect() yields this many results
-    skipped: list[Skipped] = field(default_factory=list)  # what the scan left out, kept in the manifest
 
 
 def new_job_id() -> str:
@@ -87,132 +75,6 @@ def new_job_id() -> str:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:300]
-
-
-class _Run:
-    """The live state of one submitted job, shared by the uploader, the enqueuer, the reply receivers
-    and collect(). Everything is guarded by ``cond``."""
-
-    def __init__(self, job: Job, items: dict[str, Item], window: int, cancelled: Callable[[], bool]):
-        self.job = job
-        self.items = items  # request_id -> item: every item submitted
-        self.window = window  # 0: no limit
-        self.cancelled = cancelled
-        self.cond = threading.Condition()
-        self.pending: deque[str] = deque()  # uploaded, not yet enqueued
-        self.enqueued: set[str] = set()  # sent, or being sent
-        self.sending = 0  # requests popped from pending and not yet confirmed
-        self.outstanding = 0  # enqueued without a result yet
-        self.resolved: set[str] = set()
-        self.ready: deque[Result] = deque()
-        self.uploads_done = False
-        self.stopped: str | None = None  # why enqueuing stopped early
-        self.feeder_done = False
-
-    # --- results ---------------------------------------------------------------------------
-    def deliver(self, result: Result, before_queue: bool = False) -> bool:
-        """Accepts a result once per request id; returns False for duplicates and strangers."""
-        with self.cond:
-            rid = result.request_id
-            if rid in self.resolved or rid not in self.items:
-                return False
-            self.resolved.add(rid)
-            if rid in self.enqueued:
-                self.outstanding -= 1
-            name = self.items[rid].name
-            if result.name != name:  # the request may carry a shortened name; ours is authoritative
-                result = replace(result, name=name)
-            if before_queue:
-                self.job.upload_errors.append(result)
-            self.ready.append(result)
-            self.cond.notify_all()
-            return True
-
-    def fail(self, rid: str, error: str, before_queue: bool) -> bool:
-        result = Result(request_id=rid, job_id=self.job.job_id, name=self.items[rid].name, error=error)
-        return self.deliver(result, before_queue=before_queue)
-
-    def next_result(self, wait: float) -> Result | None:
-        with self.cond:
-            if not self.ready:
-                self.cond.wait(wait)
-            return self.ready.popleft() if self.ready else None
-
-    def unresolved(self) -> list[str]:
-        with self.cond:
-            return [rid for rid in self.items if rid not in self.resolved]
-
-    # --- enqueuing ---------------------------------------------------------------------------
-    def stop(self, reason: str) -> None:
-        with self.cond:
-            if self.stopped is None:
-                self.stopped = reason
-            self.cond.notify_all()
-
-    def _check_cancelled(self) -> None:
-        if self.stopped is None and self.cancelled():
-            self.stopped = CANCELLED_BEFORE_ENQUEUE
-            self.job.cancelled = True
-
-    def uploaded(self, rid: str) -> bool:
-        """Hands an uploaded item to the enqueuer; False (and an error result) if enqueuing stopped."""
-        with self.cond:
-            reason = self.stopped
-            if reason is None:
-                self.pending.append(rid)
-                self.cond.notify_all()
-                return True
-        self.fail(rid, reason, before_queue=True)
-        return False
-
-    def take_batch(self) -> list[str] | None:
-        """Waits for the next batch to send (up to 10, within the window); None when there is no more."""
-        linger_until: float | None = None
-        with self.cond:
-            while True:
-                self._check_cancelled()
-                if self.stopped is not None:
-                    return None
-                if not self.pending and self.uploads_done:
-                    return None
-                room = (self.window - self.outstanding) if self.window else MAX_BATCH
-                wait = 0.1
-                if self.pending and room > 0:
-                    want = min(MAX_BATCH, room)
-                    now = time.monotonic()
-                    if linger_until is None:
-                        linger_until = now + BATCH_LINGER_SECONDS
-                    if len(self.pending) >= want or self.uploads_done or now >= linger_until:
-                        batch = [self.pending.popleft() for _ in range(min(want, len(self.pending)))]
-                        self.enqueued.update(batch)
-                        self.outstanding += len(batch)
-                        self.sending += len(batch)
-                        return batch
-                    wait = max(0.0, linger_until - now)
-                self.cond.wait(wait)
-
-    def sent(self, batch: list[str], error: str | None) -> None:
-        with self.cond:
-            self.sending -= len(batch)
-            if error is None:
-                self.job.requests = {**self.job.requests, **{rid: self.items[rid] for rid in batch}}
-            else:
-                for rid in batch:
-                    self.enqueued.discard(rid)
-                    if rid not in self.resolved:
-                        self.outstanding -= 1
-            self.cond.notify_all()
-        if error is not None:
-            for rid in batch:
-                self.fail(rid, error, before_queue=True)
-
-    def settled(self) -> bool:
-        """Every upload finished and what the window allows is enqueued (or enqueuing has stopped)."""
-        with self.cond:
-            if self.feeder_done:
-                return True
-            window_full = bool(self.window) and self.outstanding >= self.window
-            return self.uploads_done and self.sending == 0 and (not self.pending or window_full)
 
 
 class JobClient:
@@ -228,7 +90,7 @@ class JobClient:
             self.reply_queue, {"MessageRetentionPeriod": str(REPLY_RETENTION_SECONDS)}
         )
         self._request_url: str | None = None
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, JobRun] = {}
         self._lock = threading.Lock()
         self._active = threading.Condition(self._lock)  # receivers sleep while no job is running
         self._closing = threading.Event()
@@ -280,7 +142,7 @@ class JobClient:
         for item in items:
             rid = uuid.uuid4().hex[:16]
             items_by_rid[rid] = item
-        run = _Run(job, items_by_rid, self.window, cancelled)
+        run = JobRun(job, items_by_rid, self.window, cancelled)
         with self._lock:
             if job.job_id in self._runs:
                 raise JobError(f"job {job.job_id} is already running in this client")
@@ -301,7 +163,7 @@ class JobClient:
             time.sleep(0.01)
         return job
 
-    def _upload(self, run: _Run, on_uploaded, cancelled: Callable[[], bool]) -> None:
+    def _upload(self, run: JobRun, on_uploaded, cancelled: Callable[[], bool]) -> None:
         cfg = self.cfg
         slots = threading.BoundedSemaphore(2 * cfg.upload_concurrency)  # so that cancel stops uploads soon
         progress_lock = threading.Lock()
@@ -364,7 +226,7 @@ class JobClient:
             elif rid not in started and rid not in finished:
                 run.fail(rid, CANCELLED_BEFORE_UPLOAD if was_cancelled else (run.stopped or "not uploaded"), True)
 
-    def _feed(self, run: _Run) -> None:
+    def _feed(self, run: JobRun) -> None:
         """The enqueuer: sends uploaded requests in batches of 10, within the window."""
         try:
             while True:
@@ -388,7 +250,7 @@ class JobClient:
                 run.cond.notify_all()
             self._write_manifest(run, final=True)
 
-    def _send(self, run: _Run, batch: list[str]) -> None:
+    def _send(self, run: JobRun, batch: list[str]) -> None:
         now = time.time()
         bodies: list[str] = []
         sendable: list[str] = []
@@ -418,7 +280,7 @@ class JobClient:
             return
         run.sent(sendable, None)
 
-    def _delete_inputs(self, run: _Run, rids: list[str]) -> None:
+    def _delete_inputs(self, run: JobRun, rids: list[str]) -> None:
         """Best effort: uploads that will never be processed are removed from the input bucket."""
         keys = [layout.input_key(run.job.job_id, rid, run.items[rid].suffix) for rid in rids]
         for start in range(0, len(keys), 1000):
@@ -429,7 +291,7 @@ class JobClient:
                 log.debug("could not delete unsent inputs: %s", exc)
 
     # --- manifest ------------------------------------------------------------------------------
-    def _write_manifest(self, run: _Run, final: bool = False) -> None:
+    def _write_manifest(self, run: JobRun, final: bool = False) -> None:
         with run.cond:
             errors = {r.request_id: r.error or "" for r in run.job.upload_errors}
             manifest = Manifest(
@@ -496,7 +358,7 @@ class JobClient:
         elif not run.deliver(result):
             log.debug("duplicate or unknown reply %s: dropped", result.request_id)
 
-    def _recover(self, run: _Run) -> int:
+    def _recover(self, run: JobRun) -> int:
         """Results already in the output bucket but missed on the reply queue; returns how many."""
         prefix = layout.result_prefix(run.job.job_id)
         try:
