@@ -148,11 +148,12 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
             job = client.submit(scanned.images, on_uploaded=progress.uploaded, job_id=job_id,
                                 skipped=scanned.skipped)
             results = list(client.collect(job, on_result=progress.result))
+            elapsed = time.monotonic() - started  # the job itself, not the local cloud's shutdown
         finally:
             progress.close()
     rows = results_csv.to_rows(results, scanned.skipped)
     _write_rows(rows, args.out)
-    print(results_csv.summary_line(rows, time.monotonic() - started) + setup_note
+    print(results_csv.summary_line(rows, elapsed) + setup_note
           + (f"; results in {args.out}" if args.out else ""), file=sys.stderr)
     if not embedded:
         print(f"re-collect later with: imgrec results {job_id}", file=sys.stderr)
