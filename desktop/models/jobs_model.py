@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import Qt
 
 from desktop.history import JobSummary
 from desktop.models.list_table_model import Index, ListTableModel
@@ -17,10 +17,7 @@ JOB_ID_ROLE = Qt.ItemDataRole.UserRole
 
 class JobsModel(ListTableModel):
     HEADERS = HEADERS
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._rows: list[JobSummary] = []
+    _rows: list[JobSummary]
 
     def reset(self, jobs: Sequence[JobSummary]) -> None:
         self.beginResetModel()

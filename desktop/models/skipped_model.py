@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QObject, Qt
+from PySide6.QtCore import QModelIndex, Qt
 
 from desktop.models.list_table_model import Index, ListTableModel
 from shared.scan import Skipped
@@ -15,10 +15,7 @@ HEADERS = ("File", "Reason")
 
 class SkippedModel(ListTableModel):
     HEADERS = HEADERS
-
-    def __init__(self, parent: QObject | None = None):
-        super().__init__(parent)
-        self._rows: list[Skipped] = []
+    _rows: list[Skipped]
 
     def append(self, rows: Iterable[Skipped]) -> None:
         rows = list(rows)

@@ -22,6 +22,21 @@ def base_cfg() -> Config:
 
 
 @pytest.fixture
+def own_queue(moto_server, base_cfg):
+    """own_queue(name) -> Config on the session's moto server with a request queue (and DLQ) of its own,
+    provisioned and with no workers: what a test enqueues stays there to be counted."""
+    from shared.provision import provision
+
+    def make(name: str) -> Config:
+        cfg = base_cfg.replace(endpoint_url=moto_server.endpoint, request_queue=f"{name}-requests",
+                               dead_letter_queue=f"{name}-dlq", result_timeout=2.0)
+        provision(cfg)
+        return cfg
+
+    return make
+
+
+@pytest.fixture
 def make_window(qtbot, tmp_path):
     """make_window(settings, history=PATH, cfg=Config) -> (view, controller), started; closed at teardown."""
     from desktop.controllers.main_controller import MainController

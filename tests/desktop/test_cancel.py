@@ -8,17 +8,14 @@ from PySide6.QtCore import Qt
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
 from shared.job import TIMED_OUT
 from shared.messages import Request
-from shared.provision import provision
 from shared.sqs import SQSService
 
 COUNT = 400
 
 
-def test_cancel_stops_uploading_and_enqueues_nothing_more(qtbot, make_window, make_images, moto_server, base_cfg,
+def test_cancel_stops_uploading_and_enqueues_nothing_more(qtbot, make_window, make_images, moto_server, own_queue,
                                                           tmp_path):
-    cfg = base_cfg.replace(endpoint_url=moto_server.endpoint, request_queue="cancel-test-requests",
-                           dead_letter_queue="cancel-test-dlq", result_timeout=2.0)
-    provision(cfg)
+    cfg = own_queue("cancel-test")
     folder = tmp_path / "many"
     make_images(folder, [f"img_{i:03d}.png" for i in range(COUNT)])
     settings = DesktopSettings(target=AWS, endpoint_url=moto_server.endpoint, request_queue=cfg.request_queue,

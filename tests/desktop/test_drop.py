@@ -8,7 +8,6 @@ from PySide6.QtWidgets import QApplication
 
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
 from shared.messages import Request
-from shared.provision import provision
 from shared.sqs import SQSService
 
 
@@ -25,12 +24,10 @@ def _drop(widget, paths) -> None:
     assert drop.isAccepted()
 
 
-def test_dropping_a_folder_submits_exactly_its_images(qtbot, make_window, make_images, moto_server, base_cfg,
+def test_dropping_a_folder_submits_exactly_its_images(qtbot, make_window, make_images, moto_server, own_queue,
                                                      tmp_path):
     # A queue of its own, no workers: what the drop enqueued stays there to be counted.
-    cfg = base_cfg.replace(endpoint_url=moto_server.endpoint, request_queue="drop-test-requests",
-                           dead_letter_queue="drop-test-dlq", result_timeout=2.0)
-    provision(cfg)
+    cfg = own_queue("drop-test")
     folder = tmp_path / "photos"
     make_images(folder, ["cat.jpg", "sub/dog.png", "sub/deeper/bird.gif"])
     (folder / "notes.txt").write_text("not an image")
