@@ -9,7 +9,7 @@ import logging
 import signal
 import sys
 
-from shared.config import ConfigError, load_config
+from shared.config import DEVICES, ENGINES, UPLOADS, ConfigError, load_config
 
 # command -> "module:function"; each handler is handler(cfg, args) -> exit code
 HANDLERS = {
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.add_argument("--timeout", type=float, dest="result_timeout", metavar="S",
                    help="give up after this many seconds without a new result")
+    p.add_argument("--upload", choices=UPLOADS,
+                   help="original (default): upload each file as it is; preview: a downscaled JPEG, "
+                        "the original stays on disk")
     _common(p)
 
     p = sub.add_parser("results", help="re-collect a job's results from the output bucket")
@@ -62,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="CSV")
     p.add_argument("--model", help="model name (default efficientnet-lite0)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--engine", choices=ENGINES, help="onnx (ONNX Runtime, no torch), torch (the reference) "
+                   "or auto (default: onnx)")
     p.add_argument("-v", "--verbose", action="store_true")
     p.add_argument("--config", metavar="TOML")
 
@@ -86,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, dest="idle_timeout", metavar="S",
                    help="exit after S seconds with no work (default: never)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--engine", choices=ENGINES, help="onnx (ONNX Runtime, no torch), torch (the reference) "
+                   "or auto (default: onnx)")
     _common(p)
 
     p = sub.add_parser("scaler", help="run the autoscaler loop (fleet chosen by config)")
@@ -116,8 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 # still finishes its batch); the one-shot commands end quietly on a closed pipe, like any Unix tool.
 LONG_RUNNING = ("worker", "scaler", "up")
 
-CONFIG_FLAGS = ("endpoint_url", "profile", "region", "model", "batch_size", "device", "idle_timeout",
-                "min_workers", "max_workers", "fleet", "scaler_tick", "result_timeout")
+CONFIG_FLAGS = ("endpoint_url", "profile", "region", "model", "batch_size", "device", "engine", "idle_timeout",
+                "min_workers", "max_workers", "fleet", "scaler_tick", "result_timeout", "upload")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,10 @@ MAX_BATCH = 10  # SQS receive / send / delete batch maximum
 MAX_MESSAGE_BYTES = 1024  # our own cap on a request message: the image travels through S3
 MAX_VISIBILITY_TIMEOUT = 12 * 60 * 60
 
+DEVICES = ("auto", "cpu", "cuda")
+ENGINES = ("auto", "onnx", "torch")
+UPLOADS = ("original", "preview")
+
 CONFIG_ENV = "IMGREC_CONFIG"
 DEFAULT_CONFIG_PATH = Path.home() / ".config" / "imgrec" / "config.toml"
 
@@ -53,6 +57,10 @@ class Config:
     # --- model and worker -------------------------------------------------------------------
     model: str = "efficientnet-lite0"
     device: str = "auto"  # auto | cpu | cuda
+    # auto | onnx | torch. onnx: ONNX Runtime serving an exported model bundle, no torch in the process;
+    # torch: the reference (timm/torchvision in eager mode); auto: onnx (see cloud/worker/models/engine.py).
+    engine: str = "auto"
+    model_cache: str | None = None  # where model bundles are kept locally (default ~/.cache/imgrec/models)
     batch_size: int = 32  # images per inference batch in a worker
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard
@@ -61,6 +69,9 @@ class Config:
 
     # --- client -----------------------------------------------------------------------------
     upload_concurrency: int = 16
+    # original: upload the file as it is (S3 keeps every input, as the original design did);
+    # preview: upload a downscaled JPEG (long side twice the model's input) and keep the original on disk.
+    upload: str = "original"
     result_timeout: float = 600.0  # seconds without progress before a job gives up waiting
 
     # --- scaler -----------------------------------------------------------------------------
@@ -173,8 +184,12 @@ def _validate(cfg: Config) -> None:
         raise bad("min_workers", f"must not exceed max_workers ({cfg.max_workers})")
     if cfg.fleet not in ("local", "ec2", "asg"):
         raise bad("fleet", "must be one of local, ec2, asg")
-    if cfg.device not in ("auto", "cpu", "cuda"):
-        raise bad("device", "must be one of auto, cpu, cuda")
+    if cfg.device not in DEVICES:
+        raise bad("device", f"must be one of {', '.join(DEVICES)}")
+    if cfg.engine not in ENGINES:
+        raise bad("engine", f"must be one of {', '.join(ENGINES)}")
+    if cfg.upload not in UPLOADS:
+        raise bad("upload", f"must be one of {', '.join(UPLOADS)}")
     if cfg.endpoint_url is not None and not cfg.endpoint_url.startswith(("http://", "https://")):
         raise bad("endpoint_url", "must start with http:// or https://")
     if cfg.heartbeat_interval and cfg.heartbeat_interval >= cfg.visibility_timeout:

@@ -41,3 +41,16 @@ WORKER_STATUS_PREFIX = "workers/"
 def worker_status_key(worker_id: str) -> str:
     """In the output bucket: a worker's latest state, so a remote scaler can tell idle from busy."""
     return f"{WORKER_STATUS_PREFIX}{_SAFE.sub('-', worker_id)}.json"
+
+
+MODEL_PREFIX = "models/"
+
+
+def model_manifest_key(model: str) -> str:
+    """In the output bucket: the published bundle's sidecar (class names, preprocessing, content hash)."""
+    return f"{MODEL_PREFIX}{_SAFE.sub('-', model)}/bundle.json"
+
+
+def model_weights_key(model: str, sha256: str) -> str:
+    """The ONNX file, by content: publishing a new version never leaves a half-updated pair."""
+    return f"{MODEL_PREFIX}{_SAFE.sub('-', model)}/{sha256}.onnx"
