@@ -22,6 +22,7 @@ HANDLERS = {
     "worker": "cloud.worker.commands:worker",
     "scaler": "cloud.scaler.commands:scaler",
     "ami": "cloud.ami.commands:ami",
+    "model": "cloud.worker.commands:model",
 }
 
 
@@ -86,8 +87,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--worker-id", help="name shown in results (default: host-pid)")
     p.add_argument("--status-stdout", action="store_true",
                    help="print one JSON line per state change on stdout, for a supervisor (logs go to stderr)")
-    p.add_argument("--standby", action="store_true",
-                   help="load the model, then wait for SIGUSR1 before polling (a local warm pool)")
     p.add_argument("--idle-timeout", type=float, dest="idle_timeout", metavar="S",
                    help="exit after S seconds with no work (default: never)")
     p.add_argument("--batch-size", type=int, dest="batch_size")
@@ -103,6 +102,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tick", type=float, dest="scaler_tick", metavar="S")
     p.add_argument("--log-json", metavar="PATH", help="append one JSON object per tick")
     p.add_argument("--once", action="store_true", help="one tick, then exit")
+    _common(p)
+
+    p = sub.add_parser("model", help="model bundles for the ONNX engine: export, publish, show")
+    p.add_argument("action", choices=["export", "publish", "show"],
+                   help="export: torch model -> bundle in the model cache (or --out DIR); publish: the bundle "
+                        "-> the output bucket, where workers fetch it; show: the published bundle")
+    p.add_argument("--model", help="model name (default efficientnet-lite0)")
+    p.add_argument("--out", metavar="DIR", help="export: write the bundle here instead of the model cache")
+    p.add_argument("--check", metavar="FOLDER",
+                   help="export: images to check ONNX Runtime against torch on (default: the standard workload)")
+    p.add_argument("--bundle", metavar="DIR", help="publish: this bundle folder (default: the cached export)")
     _common(p)
 
     p = sub.add_parser("provision", help="create the buckets and queues (idempotent)")

@@ -1,7 +1,7 @@
-"""``imgrec predict`` and ``imgrec worker``.
+"""``imgrec predict``, ``imgrec worker`` and ``imgrec model``.
 
-This module is imported by the CLI for those two commands only; torch is imported inside the
-handlers, after the worker has announced that it is loading.
+This module is imported by the CLI for those commands only. The engine is loaded inside the handlers,
+after the worker has announced that it is loading; with the onnx engine nothing here imports torch.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import logging
 import sys
 import threading
 import time
+from pathlib import Path
 
 from shared.config import Config
 
@@ -24,11 +25,12 @@ def predict(cfg: Config, args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     scanned = scan(args.paths)
-    from cloud.worker.models import ModelError, load_classifier
+    from cloud.worker.models.engine import load_engine
+    from cloud.worker.models.errors import ModelError
     from cloud.worker.predict import predict_items
 
     try:
-        classifier = load_classifier(cfg.model, cfg.device)
+        classifier = load_engine(cfg)
     except ModelError as exc:
         print(f"imgrec predict: {exc}", file=sys.stderr)
         return 2
@@ -53,38 +55,28 @@ def worker(cfg: Config, args: argparse.Namespace) -> int:
     status = states.StatusReporter(worker_id, stdout=sys.stdout if getattr(args, "status_stdout", False) else None,
                                    s3=s3, bucket=cfg.output_bucket, model=cfg.model)
     shutdown = Shutdown().install()
-    standby = None
-    if getattr(args, "standby", False):
-        from cloud.worker.standby import Standby
-
-        standby = Standby().install()
     status.set(states.LOADING)
     try:
-        return _run_worker(cfg, worker_id, s3, status, shutdown, standby)
+        return _run_worker(cfg, worker_id, s3, status, shutdown)
     finally:
         status.set(states.STOPPED)
         status.close()
         shutdown.uninstall()
 
 
-def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown, standby=None) -> int:
+def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
     started = time.monotonic()
     from cloud.worker.loop import Worker
-    from cloud.worker.models import ModelError, load_classifier
-    from cloud.worker.status import STANDBY
+    from cloud.worker.models.engine import load_engine
+    from cloud.worker.models.errors import ModelError
 
     try:
-        classifier = load_classifier(cfg.model, cfg.device)
+        classifier = load_engine(cfg, s3)
     except ModelError as exc:
         print(f"imgrec worker: {exc}", file=sys.stderr)
         return 2
-    log.info("torch imported and model loaded in %.1f s", time.monotonic() - started)
-    if standby is not None:
-        status.set(STANDBY)
-        if not standby.wait(shutdown.requested):
-            log.info("worker %s stopped in standby", worker_id)
-            return 0
-        log.info("worker %s activated", worker_id)
+    log.info("%s loaded on %s (%s) in %.2f s", classifier.name, classifier.engine, classifier.device,
+             time.monotonic() - started)
     worker = Worker(cfg, classifier, worker_id=worker_id, s3=s3, status=status, stop_event=shutdown.requested)
     outcome: dict[str, int] = {}
 
@@ -111,3 +103,57 @@ def _explain(exc: Exception, cfg: Config) -> str:
         where = cfg.endpoint_url or f"AWS {cfg.region}"
         return f"the request queue {cfg.request_queue!r} does not exist at {where}: run `imgrec provision`"
     return text
+
+
+def model(cfg: Config, args: argparse.Namespace) -> int:
+    """``imgrec model export | publish | show``: model bundles for the ONNX engine."""
+    from cloud.worker.models import store
+    from cloud.worker.models.errors import ModelError
+
+    try:
+        if args.action == "export":
+            from cloud.worker.models.export import export_bundle
+
+            check = _check_images(args.check) if args.check else None
+            out = Path(args.out) if args.out else None
+            bundle = export_bundle(cfg.model, out, check) if out else store.local_bundle(cfg, fresh=True,
+                                                                                           check_images=check)
+            _print_bundle(bundle)
+            return 0
+        from shared.s3 import S3Service
+
+        s3 = S3Service(cfg)
+        if args.action == "publish":
+            from cloud.worker.models.bundle import read_bundle
+
+            bundle = read_bundle(Path(args.bundle)) if args.bundle else store.local_bundle(cfg)
+            print(f"published {bundle.model} ({bundle.sha256[:12]}) to {store.publish(s3, cfg.output_bucket, bundle)}")
+            return 0
+        published = store.published_manifest(s3, cfg.output_bucket, cfg.model)
+        if published is None:
+            print(f"no bundle for {cfg.model} is published in s3://{cfg.output_bucket}", file=sys.stderr)
+            return 1
+        _print_bundle(published)
+        return 0
+    except ModelError as exc:
+        print(f"imgrec model: {exc}", file=sys.stderr)
+        return 2
+
+
+def _check_images(folder: str) -> list[Path]:
+    from cloud.worker.models.export import images_in
+
+    return images_in(Path(folder))
+
+
+def _print_bundle(bundle) -> None:
+    check = bundle.details.get("check") or {}
+    where = f" in {bundle.path}" if bundle.path else ""
+    print(f"{bundle.model}: sha256 {bundle.sha256}{where}")
+    p = bundle.preprocessing
+    print(f"  input {p.crop[0]}x{p.crop[1]}, resize {p.resize} {p.interpolation}, mean {p.mean}, std {p.std}; "
+          f"{len(bundle.labels)} classes")
+    if check:
+        print(f"  checked against torch on {check.get('images')} images: top-1 equal on {check.get('top1_agree')}, "
+              f"largest probability difference {check.get('max_probability_diff', 0):.1e}, "
+              f"largest input difference {check.get('max_input_diff', 0):.1e}")

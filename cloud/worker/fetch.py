@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
 from botocore.exceptions import ClientError
 from PIL import Image
 
@@ -33,13 +32,13 @@ class InputError(Exception):
 
 @dataclass(frozen=True)
 class Fetched:
-    prepared: Image.Image | torch.Tensor  # what Classifier.prepare gave
+    prepared: object  # what the engine's prepare gave (an image, or a tensor for a torch-only transform)
     download_s: float
     decode_s: float  # decode and per-image preprocessing
 
 
 def fetch(s3: S3Service, cfg: Config, request: Request,
-          prepare: Callable[[Image.Image], Image.Image | torch.Tensor]) -> Fetched:
+          prepare: Callable[[Image.Image], object]) -> Fetched:
     started = time.perf_counter()
     try:
         data = s3.get_bytes(request.bucket, request.key, max_bytes=cfg.max_image_bytes)

@@ -23,7 +23,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from cloud.worker import status as states
 from cloud.worker.fetch import Fetched, InputError, fetch
 from cloud.worker.inbox import Inbox, Work
-from cloud.worker.models import Classifier
+from cloud.worker.models.engine import ImageClassifier
 from cloud.worker.publish import Publisher
 from cloud.worker.receiver import RETRY_DELAY_SECONDS, Receivers
 from cloud.worker.status import StatusReporter, default_worker_id
@@ -52,7 +52,7 @@ class Worker:
     def __init__(
         self,
         cfg: Config,
-        classifier: Classifier,
+        classifier: ImageClassifier,
         *,
         worker_id: str | None = None,
         s3: S3Service | None = None,

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from cloud.worker.decode import BadImage, decode_image
-from cloud.worker.models import Classifier
+from cloud.worker.models.engine import ImageClassifier
 from shared.config import Config
 from shared.messages import Result
 from shared.scan import Item
@@ -20,7 +20,7 @@ PREDICT_JOB_ID = "predict"
 READ_CONCURRENCY = 4
 
 
-def _load(item: Item, cfg: Config, classifier: Classifier):
+def _load(item: Item, cfg: Config, classifier: ImageClassifier):
     try:
         data = item.path.read_bytes()
     except OSError as exc:
@@ -28,7 +28,7 @@ def _load(item: Item, cfg: Config, classifier: Classifier):
     return classifier.prepare(decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes))
 
 
-def predict_items(classifier: Classifier, items: Sequence[Item], cfg: Config,
+def predict_items(classifier: ImageClassifier, items: Sequence[Item], cfg: Config,
                   batch_size: int | None = None) -> Iterator[Result]:
     """One Result per item, in order: a label, or the error that kept it from one."""
     size = batch_size or cfg.batch_size

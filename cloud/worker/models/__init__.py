@@ -1,28 +1,7 @@
-"""The model registry: ``load_classifier(name, device)`` gives a :class:`Classifier`.
+"""Models: the registry and exporter (torch), and the serving engines.
 
-The default, ``efficientnet-lite0``, ships its weights and works offline; any torchvision
-classification model or timm model with published weights loads them where they can be fetched.
+Import the module you need: ``engine.load_engine`` (either engine, by the ``engine`` setting),
+``registry.load_classifier`` (torch), ``export.export_bundle`` (torch to a bundle), ``store`` (bundles
+in the cache and the bucket). This package's own import pulls in nothing: a torch-free worker imports
+``engine``, ``onnx_engine``, ``bundle``, ``preprocess`` and ``prediction``, never torch.
 """
-
-from cloud.worker.models.classifier import Classifier, Prediction
-from cloud.worker.models.errors import (
-    DeviceUnavailable,
-    ModelError,
-    ModelUnavailable,
-    UnknownModel,
-    WeightsMismatch,
-)
-from cloud.worker.models.registry import DEFAULT_MODEL, load_classifier, resolve
-
-__all__ = [
-    "DEFAULT_MODEL",
-    "Classifier",
-    "DeviceUnavailable",
-    "ModelError",
-    "ModelUnavailable",
-    "Prediction",
-    "UnknownModel",
-    "WeightsMismatch",
-    "load_classifier",
-    "resolve",
-]

@@ -1,24 +1,21 @@
-"""A loaded model with its own preprocessing and class names: PIL images in, top-5 predictions out."""
+"""The torch engine, the reference: a loaded model with its own preprocessing and class names.
+
+PIL images in, top-5 predictions out. ``imgrec predict --engine torch`` runs it; the exporter compares
+the ONNX engine with it, image by image, before it writes a bundle.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms import Compose, Normalize, ToTensor
+from torchvision.transforms import CenterCrop, Compose, InterpolationMode, Normalize, Resize, ToTensor
 
-TOP_K = 5
-
-
-@dataclass(frozen=True)
-class Prediction:
-    label: str
-    score: float  # softmax probability of the label
-    top5: tuple[tuple[str, float], ...]  # (label, probability), best first; top5[0] is (label, score)
+from cloud.worker.models.prediction import Prediction, top_predictions
+from cloud.worker.models.preprocess import Preprocessing
 
 
 def _is_to_tensor(step: Any) -> bool:
@@ -44,6 +41,60 @@ def split_transform(transform: Callable) -> tuple[Callable, list[Normalize]] | N
     return Compose(steps[:cut]), steps[cut + 1 :]
 
 
+def _single_size(size: Any) -> int | None:
+    if isinstance(size, int):
+        return size
+    if isinstance(size, list | tuple) and len(size) == 1 and isinstance(size[0], int):
+        return size[0]
+    return None
+
+
+def _pair(size: Any) -> tuple[int, int] | None:
+    if isinstance(size, int):
+        return size, size
+    if isinstance(size, list | tuple) and len(size) in (1, 2) and all(isinstance(v, int) for v in size):
+        return (size[0], size[-1])
+    return None
+
+
+def describe_transform(transform: Callable) -> Preprocessing | None:
+    """The transform as data (for the torch-free engine), or None when it is not one we can reproduce.
+
+    Two shapes are understood: timm's ``Compose(Resize(int), CenterCrop, ToTensor, Normalize)`` and
+    torchvision's ``ImageClassification`` preset (resize, crop, normalize). Anything else (random
+    augmentation, resizing to a fixed (h, w), max_size) is refused rather than approximated; the
+    exporter's input-tensor check would catch an approximation anyway.
+    """
+    steps = list(transform.transforms) if isinstance(transform, Compose) else None
+    if steps is not None:
+        kinds = [type(step) for step in steps]
+        if len(steps) != 4 or kinds[0] is not Resize or kinds[1] is not CenterCrop or not _is_to_tensor(steps[2]) \
+                or kinds[3] is not Normalize:
+            return None
+        resize, crop, normalize = steps[0], steps[1], steps[3]
+        size, crop_size = _single_size(resize.size), _pair(crop.size)
+        if size is None or crop_size is None or resize.max_size is not None or resize.antialias is False:
+            return None
+        return _preprocessing(size, crop_size, resize.interpolation, normalize.mean, normalize.std)
+    if type(transform).__name__ == "ImageClassification":  # torchvision.transforms._presets
+        size, crop_size = _single_size(transform.resize_size), _pair(transform.crop_size)
+        if size is None or crop_size is None or transform.antialias is False:
+            return None
+        return _preprocessing(size, crop_size, transform.interpolation, transform.mean, transform.std)
+    return None
+
+
+def _preprocessing(size: int, crop: tuple[int, int], interpolation: InterpolationMode, mean, std) -> Preprocessing | None:
+    mean, std = [float(v) for v in torch.as_tensor(mean).flatten()], [float(v) for v in torch.as_tensor(std).flatten()]
+    if len(mean) != 3 or len(std) != 3:
+        return None
+    try:
+        return Preprocessing(resize=size, crop=crop, interpolation=InterpolationMode(interpolation).value,
+                             mean=tuple(mean), std=tuple(std))
+    except ValueError:
+        return None
+
+
 class Classifier:
     """Load once, classify many. ``classify`` takes a batch; preprocessing is the model's own.
 
@@ -64,9 +115,12 @@ class Classifier:
         self.device = device
         self.transform = transform
         self.labels = tuple(labels)
+        self.preprocessing = describe_transform(transform)  # None: this model cannot be exported
         self._split = split_transform(transform)
         self._memory_format = torch.channels_last  # faster convolutions, on CPU (oneDNN) and CUDA alike
-        self._model = model.eval().to(device=device, memory_format=self._memory_format)
+        self.model = model.eval().to(device=device, memory_format=self._memory_format)
+
+    engine = "torch"
 
     def prepare(self, image: Image.Image) -> Image.Image | torch.Tensor:
         """Per-image preprocessing that is safe and cheap to run in many threads."""
@@ -78,15 +132,13 @@ class Classifier:
     def classify_prepared(self, prepared: Sequence[Image.Image | torch.Tensor]) -> list[Prediction]:
         if not prepared:
             return []
+        return top_predictions(self.probabilities(self._batch(prepared)), self.labels)
+
+    def probabilities(self, batch: torch.Tensor) -> np.ndarray:
+        """Softmax of the model's output for an NCHW batch already on the device."""
         with torch.inference_mode():
-            probabilities = self._model(self._batch(prepared)).float().softmax(dim=-1)
-            scores, indices = probabilities.topk(min(TOP_K, probabilities.shape[-1]), dim=-1)
-            scores, indices = scores.cpu().tolist(), indices.cpu().tolist()
-        predictions = []
-        for row_scores, row_indices in zip(scores, indices, strict=True):
-            top5 = tuple((self.labels[i], float(s)) for i, s in zip(row_indices, row_scores, strict=True))
-            predictions.append(Prediction(label=top5[0][0], score=top5[0][1], top5=top5))
-        return predictions
+            logits = self.model(batch.contiguous(memory_format=self._memory_format).to(self.device))
+            return logits.float().softmax(dim=-1).cpu().numpy().astype(np.float64)
 
     def _batch(self, prepared: Sequence[Image.Image | torch.Tensor]) -> torch.Tensor:
         if self._split and isinstance(prepared[0], Image.Image):

@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def classifier():
     """The default model, loaded once for the whole session (it takes seconds)."""
-    from cloud.worker.models import load_classifier
+    from cloud.worker.models.registry import load_classifier
 
     return load_classifier("efficientnet-lite0", "cpu")
 

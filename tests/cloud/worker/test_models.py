@@ -10,7 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from cloud.worker.models import ModelUnavailable, UnknownModel, WeightsMismatch, load_classifier
+from cloud.worker.models.errors import ModelUnavailable, UnknownModel, WeightsMismatch
+from cloud.worker.models.registry import load_classifier
 from cloud.worker.models.shipped import map_by_position
 
 # Images of the workload whose content is obvious to a person, and the label a person would give.
