@@ -58,12 +58,14 @@ class EmbeddedCloud:
         self.scaler_log = scaler_log
         self.scaler = None  # cloud.scaler.daemon.Scaler, with autoscale
         self.fleet = None  # cloud.scaler.fleet_local.LocalFleet: the worker processes, in both modes
+        self.bundle = None  # cloud.worker.models.bundle.Bundle: the model published for the workers (onnx)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def start(self) -> EmbeddedCloud:
         try:
             self.server.start()
             self.resources = provision(self.cfg)
+            self._publish_model()
             self._start_fleet()
         except BaseException:
             self.stop()
@@ -83,6 +85,19 @@ class EmbeddedCloud:
         elif self.fleet is not None:
             self.fleet.close(grace)
         self.server.stop()
+
+    def _publish_model(self) -> None:
+        """The onnx engine's workers fetch the model bundle from the output bucket: put it there."""
+        from cloud.worker.models.engine import chosen_engine
+        from cloud.worker.models.errors import ModelError
+        from cloud.worker.models.store import publish_model
+
+        if chosen_engine(self.cfg) != "onnx":
+            return
+        try:
+            self.bundle = publish_model(self.cfg)
+        except ModelError as exc:
+            raise EmbeddedCloudError(f"the model could not be published for the workers: {exc}") from None
 
     # --- workers -------------------------------------------------------------------------------
     def _start_fleet(self) -> None:
@@ -138,6 +153,8 @@ class EmbeddedCloud:
         if self.resources is not None:
             lines += [f"bucket {role}: {name}" for role, name in self.resources.buckets.items()]
             lines += [f"queue {role}: {url}" for role, url in self.resources.queues.items()]
+        if self.bundle is not None:
+            lines.append(f"model: {self.bundle.model} (onnx bundle {self.bundle.sha256[:12]}, published)")
         return lines
 
 

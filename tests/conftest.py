@@ -25,6 +25,8 @@ def fake_aws_credentials(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # One model cache per test session: the first test that needs the ONNX bundle exports it (seconds).
+    monkeypatch.setenv("IMGREC_MODEL_CACHE", str(tmp_path_factory.getbasetemp() / "model-cache"))
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     empty.touch()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))

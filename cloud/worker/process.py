@@ -14,8 +14,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 
+from cloud.worker.models.errors import ModelError
 from shared.config import Config
 
+EXPORT_TIMEOUT_SECONDS = 600.0  # loading torch and the model, exporting, checking on 100 images: ~10 s here
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding cloud/ and shared/
 
 
@@ -36,6 +38,27 @@ def config_env(cfg: Config) -> dict[str, str]:
     return env
 
 
+def child_env(cfg: Config, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child that runs this code with this configuration (and ``env`` added)."""
+    result = {k: v for k, v in os.environ.items() if k != "IMGREC_CONFIG"}
+    result.update(config_env(cfg))
+    result["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, result.get("PYTHONPATH")) if p)
+    result["PYTHONUNBUFFERED"] = "1"
+    result.update(env or {})
+    return result
+
+
+def export_in_child(cfg: Config, timeout: float = EXPORT_TIMEOUT_SECONDS) -> None:
+    """``imgrec model export`` for cfg.model into the model cache, in a child process: the export
+    imports torch, which a caller such as the desktop app must not have in its own process."""
+    done = subprocess.run([sys.executable, "-m", "cloud.cli", "model", "export"], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, env=child_env(cfg), timeout=timeout)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise ModelError(lines[-1].removeprefix("imgrec model: ") if lines else
+                         f"exporting {cfg.model} failed (exit code {done.returncode})")
+
+
 def spawn_worker(
     cfg: Config,
     worker_id: str,
@@ -53,17 +76,12 @@ def spawn_worker(
     inference no longer takes CPU time from its parent's group (the desktop app's window).
     ``standby``: the worker loads its model, reports ``standby`` and waits for SIGUSR1 before polling
     (:mod:`cloud.worker.standby`)."""
-    child_env = {k: v for k, v in os.environ.items() if k != "IMGREC_CONFIG"}
-    child_env.update(config_env(cfg))
-    child_env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, child_env.get("PYTHONPATH")) if p)
-    child_env["PYTHONUNBUFFERED"] = "1"
-    child_env.update(env or {})
     command = [sys.executable, "-m", "cloud.worker", "--worker-id", worker_id, "--status-stdout",
                *(["--standby"] if standby else []), *extra_args]
     stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                                env=child_env, text=True, bufsize=1, start_new_session=new_session)
+                                env=child_env(cfg, env), text=True, bufsize=1, start_new_session=new_session)
     finally:
         if stderr is not None:
             stderr.close()  # the child has its own copy

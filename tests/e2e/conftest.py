@@ -41,9 +41,10 @@ def workload_items(workload_dir):
 
 @pytest.fixture(scope="session")
 def reference(workload_dir, tmp_path_factory) -> dict[str, dict[str, str]]:
-    """`imgrec predict` on the workload, once: image name -> CSV row."""
+    """`imgrec predict --engine torch` (the reference) on the workload, once: image name -> CSV row."""
     out = tmp_path_factory.mktemp("predict") / "predict.csv"
-    done = subprocess.run([sys.executable, "-m", "cloud.cli", "predict", str(workload_dir), "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "cloud.cli", "predict", "--engine", "torch", str(workload_dir),
+                           "--out", str(out)],
                           cwd=REPO_ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     return {row["image"]: row for row in read_csv(out)}

@@ -68,7 +68,10 @@ def cached_bundle(cache: Path, model: str, sha256: str | None = None) -> Bundle 
 
 def can_export() -> bool:
     """Whether this environment has what an export needs (the ``export`` extra: torch, timm, ...)."""
-    return all(importlib.util.find_spec(name) is not None for name in ("torch", "timm", "torchvision"))
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in ("torch", "timm", "torchvision"))
+    except ImportError:  # an import hook that forbids them
+        return False
 
 
 def local_bundle(cfg: Config, model: str | None = None, *, fresh: bool = False,
@@ -97,6 +100,23 @@ def local_bundle(cfg: Config, model: str | None = None, *, fresh: bool = False,
     staging.rename(final)
     final.touch()  # the newest export is the one cached_bundle picks
     return bundle.at(final)
+
+
+def publish_model(cfg: Config, s3: S3Service | None = None) -> Bundle:
+    """Makes cfg.model available to the fleet: the cached bundle (exported first, in a child process,
+    if there is none) published to the output bucket. What ``imgrec up`` and the embedded cloud do."""
+    bundle = cached_bundle(cache_root(cfg), cfg.model)
+    if bundle is None:
+        if not can_export():
+            local_bundle(cfg)  # raises the message that says what to install or publish
+        from cloud.worker.process import export_in_child
+
+        export_in_child(cfg)
+        bundle = cached_bundle(cache_root(cfg), cfg.model)
+        if bundle is None:
+            raise ModelUnavailable(f"the export of {cfg.model} left no bundle in {cache_root(cfg)}")
+    publish(s3 or S3Service(cfg), cfg.output_bucket, bundle)
+    return bundle
 
 
 # --- the bucket --------------------------------------------------------------------------------
