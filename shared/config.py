@@ -78,7 +78,12 @@ class Config:
     fleet: str = "local"  # local | ec2 | asg
     min_workers: int = 0
     max_workers: int = 19
-    backlog_per_worker: int = 50
+    # Seconds a backlog may take: the scaler adds workers until those it has, at their measured speed,
+    # would drain the queue within this. Cloud fleets: 60 s, more than a new instance's ~40 s boot;
+    # the local fleet, where a worker costs a second of CPU and no money, uses 5 s unless this is set.
+    target_drain_seconds: float = 60.0
+    # Images per second of one worker, assumed until a worker has reported its own measured rate.
+    default_worker_rate: float = 40.0
     activation_backlog: int = 1
     scale_in_delay: float = 1.0
     scaler_tick: float = 2.0
@@ -165,15 +170,16 @@ def _validate(cfg: Config) -> None:
         return ConfigError(f"{name} = {getattr(cfg, name)!r} (from {cfg.source_of(name)}): {why}")
 
     for name in ("visibility_timeout", "batch_size", "max_receives", "upload_concurrency",
-                 "max_image_bytes", "max_image_pixels", "backlog_per_worker"):
+                 "max_image_bytes", "max_image_pixels"):
         if getattr(cfg, name) < 1:
             raise bad(name, "must be at least 1")
     for name in ("min_workers", "max_workers", "idle_timeout", "heartbeat_interval", "scale_in_delay",
                  "activation_backlog", "local_standby"):
         if getattr(cfg, name) < 0:
             raise bad(name, "must not be negative")
-    if cfg.scaler_tick <= 0:
-        raise bad("scaler_tick", "must be positive")
+    for name in ("scaler_tick", "target_drain_seconds", "default_worker_rate"):
+        if not 0 < getattr(cfg, name) < float("inf"):
+            raise bad(name, "must be positive")
     if cfg.result_timeout <= 0:
         raise bad("result_timeout", "must be positive")
     if not 0 <= cfg.wait_time <= MAX_WAIT_TIME_SECONDS:

@@ -47,8 +47,9 @@ def scaler(cfg: Config, args) -> int:
     settings = defaults.settings_for(cfg)
     fleet = make_fleet(cfg, settings.max_workers)
     loop = Scaler(cfg, fleet, settings=settings, log_json=getattr(args, "log_json", None))
-    log.info("scaler: fleet %s, %d..%d workers, %d messages per worker, tick %.1f s, scale-in delay %.0f s",
-             fleet.kind, settings.min_workers, settings.max_workers, settings.backlog_per_worker,
+    log.info("scaler: fleet %s, %d..%d workers, backlog drained within %g s (boot %g s, %g images/s per worker "
+             "until measured), tick %.1f s, scale-in delay %.0f s", fleet.kind, settings.min_workers,
+             settings.max_workers, settings.target_drain_seconds, settings.boot_seconds, settings.default_rate,
              loop.tick_seconds, settings.scale_in_delay)
     if once:
         record = loop.tick()

@@ -7,6 +7,11 @@ same loop in the foreground (``cloud/scaler/commands.py``). No torch, no Qt.
 
 Between ticks the loop also wakes when the fleet reports a worker changing state, so an idle
 fleet is scaled in as soon as the queue empties rather than a full tick later.
+
+The workers' speed: each tick passes the fleet's median measured rate (``FleetState.rate``) to the
+policy. The loop remembers the last one it saw, so a fleet that went back to zero plans its next
+scale-out with the speed its workers last had; only before any worker has ever reported does the
+policy fall back to ``default_worker_rate``.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ class Tick:
     launched: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     note: str = ""
-    standby: int = 0  # warm-pool processes (local fleet): loaded or loading, not workers
+    rate: float | None = None  # images/s per worker the decision planned with, as measured; None: the default
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -65,8 +70,6 @@ class Tick:
         text = (f"{head}: {self.reason} | queue {self.visible} visible, {self.in_flight} in flight"
                 f" | workers {self.running} running ({self.idle} idle), {self.pending} booting, "
                 f"{self.draining} draining")
-        if self.standby:
-            text += f", {self.standby} standby"
         if self.launched:
             text += f" | launched {', '.join(self.launched)}"
         if self.removed:
@@ -77,7 +80,7 @@ class Tick:
 
     def _shape(self) -> tuple:
         return (self.visible, self.in_flight, self.delayed, self.running, self.pending, self.draining,
-                self.idle, self.desired, self.action, self.standby)
+                self.idle, self.desired, self.action)
 
 
 class Scaler:
@@ -116,6 +119,7 @@ class Scaler:
         self._thread: threading.Thread | None = None
         self._json_file = None
         self._next_wait = self.tick_seconds
+        self._rate: float | None = None  # the last measured fleet rate (images/s per worker)
 
     # --- one tick ----------------------------------------------------------------------------
     def tick(self) -> Tick:
@@ -140,10 +144,11 @@ class Scaler:
         if work:
             self._last_work = now
         last = max(self._last_work, state.last_busy or 0.0)
+        self._rate = state.rate or self._rate
         obs = Observation(
             visible=depth.visible, in_flight=depth.in_flight, delayed=depth.delayed,
             running=state.running, booting=state.booting, draining=state.draining,
-            idle=len(state.idle_ids), empty_for=0.0 if work else max(0.0, now - last),
+            idle=len(state.idle_ids), empty_for=0.0 if work else max(0.0, now - last), rate=self._rate,
         )
         decision = decide(obs, self.settings)
         result = self.fleet.scale_to(decision.desired, decision.reason) if decision.action != HOLD else None
@@ -156,7 +161,7 @@ class Scaler:
             running=obs.running, pending=obs.booting, draining=obs.draining, idle=obs.idle,
             desired=decision.desired, action=decision.action, reason=decision.reason,
             launched=result.launched if result else (), removed=result.removed if result else (),
-            note=result.note if result else "", standby=len(state.standby),
+            note=result.note if result else "", rate=None if self._rate is None else round(self._rate, 2),
         )
 
     def _report(self, record: Tick) -> None:

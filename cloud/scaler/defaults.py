@@ -1,6 +1,6 @@
 """Per-fleet defaults: what a setting means when the user did not set it.
 
-A local worker process starts in about 4 s and a new EC2 instance in about 40 s, so one default
+A local worker process starts in about a second and a new EC2 instance in about 40 s, so one default
 does not fit both. A value set anywhere (config file, environment, flag) always wins; only a
 setting still at its built-in default is replaced by the fleet's own.
 """
@@ -13,14 +13,23 @@ from shared.config import Config
 # Local worker processes share this machine's cores. Measured with bench/scaling_local.py on a
 # 2-core machine (100-image workload): see LOCAL_MAX_WORKERS's note in fleet_local.py.
 LOCAL_TICK = 0.5  # seconds; a GetQueueAttributes against a loopback moto server costs ~2 ms
-LOCAL_SCALE_IN_DELAY = 0.5  # a local restart costs ~4 s of one core, not money
+LOCAL_SCALE_IN_DELAY = 0.5  # a local restart costs ~1 s of one core, not money
+LOCAL_BOOT_SECONDS = 1.0  # process start to polling, ONNX Runtime worker (issue 7; torch took 5-8 s)
+# A local worker costs no money, only a second of one core to start, so a backlog that one worker
+# would take more than a few seconds over gets the next one (up to the local cap).
+LOCAL_TARGET_DRAIN_SECONDS = 5.0
 
 # EC2 and Auto Scaling: a restart from the warm pool costs ~12 s and a new launch ~40 s. After the
 # queue empties the last instance lingers as long as a restart would cost (the ski-rental rule:
 # never more than twice the cheapest choice, whatever the gap to the next image turns out to be);
 # every other idle instance stops at once. See bench/scaling_sim.py.
+EC2_LAUNCH_SECONDS = 40.0
+EC2_RESTART_SECONDS = 12.0
 EC2_TICK = 2.0
-EC2_SCALE_IN_DELAY = 12.0
+EC2_SCALE_IN_DELAY = EC2_RESTART_SECONDS
+# The policy plans with a new launch's boot: an instance is never launched for less work than its own
+# boot time, whether it ends up restarted from the warm pool or launched new.
+EC2_BOOT_SECONDS = EC2_LAUNCH_SECONDS
 
 
 def _unset(cfg: Config, name: str) -> bool:
@@ -36,18 +45,25 @@ def local_max_workers() -> int:
 def settings_for(cfg: Config, fleet: str | None = None) -> Settings:
     """The policy settings for ``fleet`` (default: cfg.fleet), fleet defaults filling unset values."""
     fleet = fleet or cfg.fleet
-    max_workers, delay = cfg.max_workers, cfg.scale_in_delay
+    max_workers, delay, drain = cfg.max_workers, cfg.scale_in_delay, cfg.target_drain_seconds
     if fleet == "local":
+        boot = LOCAL_BOOT_SECONDS
         if _unset(cfg, "max_workers"):
             max_workers = max(local_max_workers(), cfg.min_workers)
         if _unset(cfg, "scale_in_delay"):
             delay = LOCAL_SCALE_IN_DELAY
-    elif _unset(cfg, "scale_in_delay"):
-        delay = EC2_SCALE_IN_DELAY
+        if _unset(cfg, "target_drain_seconds"):
+            drain = LOCAL_TARGET_DRAIN_SECONDS
+    else:
+        boot = EC2_BOOT_SECONDS
+        if _unset(cfg, "scale_in_delay"):
+            delay = EC2_SCALE_IN_DELAY
     return Settings(
         min_workers=cfg.min_workers,
         max_workers=max_workers,
-        backlog_per_worker=cfg.backlog_per_worker,
+        target_drain_seconds=drain,
+        boot_seconds=boot,
+        default_rate=cfg.default_worker_rate,
         activation_backlog=cfg.activation_backlog,
         scale_in_delay=delay,
     )

@@ -7,9 +7,9 @@ workers in four conditions and removes only idle ones:
 * **running**: up and polling the queue, busy or idle (``idle_ids`` names the idle ones);
 * **draining**: told to stop and finishing what it holds; not capacity any more.
 
-A fleet may also hold a warm pool (``standby``: the local fleet's paused, pre-loaded processes).
-Those are not workers: they are not counted as running, booting or idle and are never sent work,
-as a stopped instance is not; ``scale_to`` activates them before it starts anything new.
+Each worker also carries the rate it measured (``images_per_s``: images per second of busy wall time,
+see :mod:`cloud.worker.status`), when it has reported one; ``FleetState.rate`` is the fleet's median,
+what the policy plans with.
 
 ``scale_to(desired)`` launches ``desired - (running + booting)`` workers when that is positive,
 and otherwise stops at most that many *idle* workers; it never stops a busy or booting worker,
@@ -18,13 +18,13 @@ so asking for fewer than the busy count simply leaves them to finish.
 
 from __future__ import annotations
 
+import statistics
 import threading
 from dataclasses import dataclass
 from typing import Protocol
 
 # Worker states, as the worker reports them (status lines locally, heartbeat objects on EC2).
 LOADING, READY, BUSY, IDLE, DRAINING, STOPPED = "loading", "ready", "busy", "idle", "draining", "stopped"
-STANDBY = "standby"  # loaded and paused until activated (a local warm-pool process)
 IDLE_STATES = (READY, IDLE)
 
 
@@ -34,6 +34,7 @@ class Worker:
     condition: str  # booting | running | draining
     state: str  # the worker's own last report (loading, ready, busy, idle, draining), or the instance state
     since: float  # Unix time of that report
+    images_per_s: float | None = None  # its measured rate; None until it has reported one
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,6 @@ class FleetState:
     workers: tuple[Worker, ...] = ()
     # Unix time a worker was last seen busy (now, while one is); None when no worker has worked yet.
     last_busy: float | None = None
-    # The warm pool: processes loading or loaded and paused (state loading | standby); not workers.
-    standby: tuple[Worker, ...] = ()
 
     def _count(self, condition: str) -> int:
         return sum(1 for w in self.workers if w.condition == condition)
@@ -58,6 +57,14 @@ class FleetState:
     @property
     def draining(self) -> int:
         return self._count("draining")
+
+    @property
+    def rate(self) -> float | None:
+        """Images per second of one worker: the median of the workers' measured rates (None: none has
+        reported one). The median, so one worker slowed by a cold cache or a noisy neighbour does not
+        set the whole fleet's pace."""
+        rates = [w.images_per_s for w in self.workers if w.images_per_s is not None]
+        return statistics.median(rates) if rates else None
 
     @property
     def idle_ids(self) -> tuple[str, ...]:

@@ -1,22 +1,16 @@
 """The local fleet: classifier worker processes on this machine (the embedded cloud's default).
 
 Each worker is a ``python -m cloud.worker`` process started by
-:func:`cloud.worker.process.spawn_worker`. It prints one JSON line per state change on stdout
-(``{"event": "state", "state": "loading" | "ready" | "busy" | "idle" | "draining" | "stopped", ...}``);
-a reader thread per worker turns those lines into the fleet's view:
+:func:`cloud.worker.process.spawn_worker`. It prints JSON status lines on stdout
+(``{"event": "state", "state": "loading" | "ready" | "busy" | "idle" | "draining" | "stopped",
+"images_per_s": ..., ...}``, see :mod:`cloud.worker.status`); a reader thread per worker turns those
+lines into the fleet's view:
 
-* booting: spawned, no ``ready`` yet (process start, torch import, model load);
+* booting: spawned, no ``ready`` yet (process start, model load);
 * running: ``ready`` / ``idle`` (idle) or ``busy``;
-* draining: sent SIGTERM (the worker finishes the batch in hand and exits 0).
+* draining: sent SIGTERM (the worker finishes the batch in hand and exits 0);
 
-A warm pool (``cfg.local_standby`` processes, default 1), like the EC2 fleet's stopped instances:
-workers started with ``--standby`` load the model, report ``standby`` and wait, using no CPU. They
-are not workers (not running, booting or idle; never sent work) and show up as ``FleetState.standby``.
-Scale-out activates them first (SIGUSR1: running within a fraction of a second; one still loading
-is promoted to booting and activated as soon as it is loaded), then spawns the rest. The pool is
-refilled, one process at a time and at the lowest priority (STANDBY_NICENESS, back to normal on
-activation), by :meth:`LocalFleet.observe` only while the fleet has nothing to do: nothing booting or
-busy, every worker asked for running, and room under the cap.
+and keeps each worker's latest measured rate for the policy.
 
 Scale-in sends SIGTERM to idle workers only, the longest idle first. Exited processes are reaped
 on every observation. :meth:`LocalFleet.close` stops every process this fleet started, by handle.
@@ -27,7 +21,6 @@ doubles while starts keep failing (a model that cannot load must not become a fo
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import signal
@@ -38,14 +31,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, STANDBY, FleetState, ScaleResult, Worker
-from cloud.scaler.niceness import own_niceness, set_niceness
+from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, FleetState, ScaleResult, Worker
+from cloud.worker.status import parse_status_line, reported_rate
 from shared.config import Config
 
 log = logging.getLogger(__name__)
 
-# The local default cap, chosen by measurement: bench/scaling_local.py --measure-cap, 100-image
-# workload through the embedded cloud, warm workers, this 2-core machine (shared, load 3-13):
+# The local default cap, chosen by measurement WITH TORCH WORKERS (before issue 7's ONNX Runtime
+# worker; to be measured again): bench/scaling_local.py --measure-cap, 100-image workload through the
+# embedded cloud, warm workers, this 2-core machine (shared, load 3-13):
 #   1 worker 8.7-10.9 images/s, 2 workers 9.9-13.4 (+14-23 %), 3 workers 4.0-13.8 (at best +3 %,
 #   within run-to-run noise, at worst far slower when the machine is busy).
 # Each worker holds about 1.5 GB, and torch threads are split between them (thread_env): the second
@@ -53,31 +47,28 @@ log = logging.getLogger(__name__)
 # inference; a third only contends. Set max_workers to override (imgrec up --max-workers N).
 LOCAL_MAX_WORKERS = 2
 
-# One cold start at a time. Starting a worker is CPU-bound (importing torch and torchvision, loading
-# the model: about 6.5 s alone on this 2-core machine under load, 9-10 s each for two started
-# together), so a second start in parallel delays the first worker, the one that gets the first
-# results out. The next start follows as soon as the booting worker reports ready.
+# One cold start at a time. Measured WITH TORCH WORKERS (to be measured again with the ONNX Runtime
+# worker, which starts in about a second): starting a worker was CPU-bound (importing torch and
+# torchvision, loading the model: about 6.5 s alone on this 2-core machine under load, 9-10 s each for
+# two started together), so a second start in parallel delayed the first worker, the one that gets the
+# first results out. The next start follows as soon as the booting worker reports ready.
 LOCAL_MAX_BOOTING = 1
 
 STOP_GRACE_SECONDS = 15.0  # close(): SIGTERM, then SIGKILL whatever is still running after this
 RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest pause after a worker died on its own
-# A standby process loads (imports torch, loads the model: seconds of CPU) while others may work:
-# it must only take CPU nobody else wants. Activation sets it back to the fleet's own nice value.
-STANDBY_NICENESS = 19
 
 SpawnFn = Callable[..., subprocess.Popen]
 
 
 def _default_spawn(cfg: Config, worker_id: str, extra_args: Sequence[str] = (), *,
-                   log_path: Path | None = None, env: dict[str, str] | None = None,
-                   standby: bool = False) -> subprocess.Popen:
+                   log_path: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
     from cloud.worker.process import spawn_worker
 
-    return spawn_worker(cfg, worker_id, extra_args, log_path=log_path, env=env, standby=standby)
+    return spawn_worker(cfg, worker_id, extra_args, log_path=log_path, env=env)
 
 
 def thread_env(max_workers: int) -> dict[str, str]:
-    """Several torch processes on few cores share them instead of each taking them all."""
+    """Several worker processes on few cores share them instead of each taking them all."""
     if "OMP_NUM_THREADS" in os.environ:
         return {}
     return {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // max(1, max_workers)))}
@@ -92,16 +83,13 @@ class _Process:
     since: float = 0.0
     ready_at: float | None = None
     terminated: bool = False  # we sent SIGTERM
-    standby: bool = False  # in the warm pool: started with --standby, not activated yet
-    activate_on_standby: bool = False  # activated while still loading: SIGUSR1 once it reports standby
+    images_per_s: float | None = None  # its latest measured rate
     reader: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def condition(self) -> str:
         if self.terminated or self.state == DRAINING:
             return "draining"
-        if self.standby:
-            return "standby"
         return "booting" if self.ready_at is None else "running"
 
 
@@ -112,8 +100,7 @@ class LocalFleet:
                  log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
                  max_booting: int = LOCAL_MAX_BOOTING, clock: Callable[[], float] = time.time):
         """``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
-        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap).
-        The warm pool's size is ``cfg.local_standby``; a custom ``spawn`` gets ``standby=True`` for those."""
+        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap)."""
         self.cfg = cfg
         self._spawn = spawn or _default_spawn
         self._extra_args = tuple(extra_args)
@@ -122,7 +109,6 @@ class LocalFleet:
         from cloud.scaler.defaults import settings_for
 
         self.max_workers = settings_for(cfg, "local").max_workers
-        self.standby_target = cfg.local_standby
         if worker_env is None:
             worker_env = thread_env(self.max_workers)
         self._worker_env = dict(worker_env)
@@ -133,8 +119,6 @@ class LocalFleet:
         self._last_busy: float | None = None
         self._failures = 0
         self._retry_after = 0.0
-        self._desired = 0  # the last count scale_to was asked for
-        self._closed = False  # close() was called: no more standby processes
         self.changed = threading.Event()
         # (worker id, exit code, seconds it lived) of every worker reaped: for logs and benchmarks.
         self.exited: list[tuple[str, int, float]] = []
@@ -147,11 +131,9 @@ class LocalFleet:
             now = self._clock()
             if any(p.state == BUSY and not p.terminated for p in self._procs.values()):
                 self._last_busy = now
-            self._refill()
-            workers = tuple(Worker(p.id, p.condition, p.state, p.since) for p in self._procs.values())
-            return FleetState(workers=tuple(w for w in workers if w.condition != "standby"),
-                              last_busy=self._last_busy,
-                              standby=tuple(w for w in workers if w.condition == "standby"))
+            workers = tuple(Worker(p.id, p.condition, p.state, p.since, p.images_per_s)
+                            for p in self._procs.values())
+            return FleetState(workers=workers, last_busy=self._last_busy)
 
     def pids(self) -> dict[str, int]:
         with self._lock:
@@ -161,23 +143,15 @@ class LocalFleet:
     def scale_to(self, desired: int, reason: str = "") -> ScaleResult:
         with self._lock:
             self._reap()
-            self._desired = desired
             active = [p for p in self._procs.values() if p.condition in ("booting", "running")]
             if desired > len(active):
                 wanted = desired - len(active)
-                activated = self._activate(wanted)
-                active += activated
-                # Cold starts in progress (a promoted standby process still loading counts as one).
-                cold = sum(1 for p in active if p.condition == "booting" and p.state == LOADING)
-                count = min(wanted - len(activated), max(0, self.max_booting - cold))
+                booting = sum(1 for p in active if p.condition == "booting")
+                count = min(wanted, max(0, self.max_booting - booting))
                 result = self._launch(count) if count else ScaleResult()
-                launched = tuple(p.id for p in activated) + result.launched
-                note = result.note
-                if len(launched) < wanted and not note:
-                    note = f"{wanted - len(launched)} more as workers become ready"
-                if activated:
-                    note = "; ".join(filter(None, [f"{len(activated)} from standby", note]))
-                return replace(result, launched=launched, note=note)
+                if len(result.launched) < wanted and not result.note:
+                    result = replace(result, note=f"{wanted - len(result.launched)} more as workers become ready")
+                return result
             if desired < len(active):
                 return self._remove(len(active) - desired, active)
             return ScaleResult()
@@ -188,52 +162,19 @@ class LocalFleet:
             return ScaleResult(note=f"a worker failed to run; next start in {self._retry_after - now:.0f} s")
         return ScaleResult(launched=tuple(self._start(now).id for _ in range(count)))
 
-    def _start(self, now: float, standby: bool = False) -> _Process:
+    def _start(self, now: float) -> _Process:
         worker_id = f"local-{next(self._ids)}"
         log_path = None
         if self._log_dir is not None:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self._log_dir / f"{worker_id}.log"
-        options = {"standby": True} if standby else {}  # a custom spawn without the option still works
-        handle = self._spawn(self.cfg, worker_id, self._extra_args, log_path=log_path, env=self._worker_env,
-                             **options)
-        if standby:
-            set_niceness(handle.pid, STANDBY_NICENESS)  # before it starts any thread: they inherit it
-        proc = _Process(id=worker_id, handle=handle, started=now, since=now, standby=standby)
+        handle = self._spawn(self.cfg, worker_id, self._extra_args, log_path=log_path, env=self._worker_env)
+        proc = _Process(id=worker_id, handle=handle, started=now, since=now)
         proc.reader = threading.Thread(target=self._read, args=(proc,), name=f"fleet-{worker_id}", daemon=True)
         self._procs[worker_id] = proc
         proc.reader.start()
-        log.debug("spawned %s (pid %d)%s", worker_id, handle.pid, " in standby" if standby else "")
+        log.debug("spawned %s (pid %d)", worker_id, handle.pid)
         return proc
-
-    # --- warm pool ---------------------------------------------------------------------------
-    def _activate(self, count: int) -> list[_Process]:
-        """Takes up to ``count`` processes out of the pool, the loaded ones first."""
-        pool = sorted((p for p in self._procs.values() if p.condition == "standby"),
-                      key=lambda p: (p.state != STANDBY, p.started))
-        for proc in pool[:count]:
-            proc.standby = False
-            if not set_niceness(proc.handle.pid, own_niceness()):
-                log.debug("%s keeps its standby priority (lowering a nice value needs privilege)", proc.id)
-            if proc.state == STANDBY:
-                self._signal(proc, signal.SIGUSR1)
-            else:
-                proc.activate_on_standby = True
-            log.debug("activated %s (pid %d) from standby", proc.id, proc.handle.pid)
-        return pool[:count]
-
-    def _refill(self) -> None:
-        """Starts one standby process when the pool is short and the fleet has nothing else to do."""
-        procs = list(self._procs.values())
-        pool = sum(1 for p in procs if p.condition == "standby")
-        active = [p for p in procs if p.condition in ("booting", "running")]
-        if (self._closed or pool >= self.standby_target
-                or len(active) < self._desired  # scale-out still under way
-                or len(active) + pool >= self.max_workers
-                or any(p.state in (LOADING, BUSY) for p in procs if p.condition != "draining")
-                or self._clock() < self._retry_after):
-            return
-        self._start(self._clock(), standby=True)
 
     def _remove(self, count: int, active: list[_Process]) -> ScaleResult:
         idle = sorted((p for p in active if p.condition == "running" and p.state in IDLE_STATES),
@@ -272,23 +213,20 @@ class LocalFleet:
             self.changed.set()  # the process is exiting
 
     def _on_line(self, proc: _Process, line: str) -> None:
-        try:
-            event = json.loads(line)
-        except ValueError:
+        event = parse_status_line(line)
+        if event is None:
             return  # not a status line (a stray print); the worker logs to stderr
-        if not isinstance(event, dict) or event.get("event") != "state" or not isinstance(event.get("state"), str):
-            return
+        rate = reported_rate(event)
         with self._lock:
             now = self._clock()
+            if rate is not None:
+                proc.images_per_s = rate
+            if event["state"] == proc.state:
+                return  # the same state again, with a new rate
             if proc.state == BUSY or event["state"] == BUSY:
                 self._last_busy = now
             proc.state, proc.since = event["state"], now
-            if proc.state == STANDBY:
-                self._failures = 0  # the model loads
-                if proc.activate_on_standby and not proc.terminated:
-                    proc.activate_on_standby = False
-                    self._signal(proc, signal.SIGUSR1)
-            elif proc.ready_at is None and proc.state != LOADING:
+            if proc.ready_at is None and proc.state != LOADING:
                 proc.ready_at = now
                 self.first_ready_at = self.first_ready_at or now
                 self._failures = 0
@@ -315,7 +253,6 @@ class LocalFleet:
     def close(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Stops every worker this fleet started: SIGTERM (they drain), then SIGKILL after ``grace``."""
         with self._lock:
-            self._closed = True
             procs = list(self._procs.values())
             for proc in procs:
                 self._terminate(proc)

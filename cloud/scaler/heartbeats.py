@@ -5,7 +5,8 @@ an instance's status object is found by name, with no extra tag or lookup. The w
 object on every state change and refreshes it every few seconds (``ts``); ``since`` is when it
 entered its state. A report counts only if it is fresh and was written after the instance last
 started: a stopped instance restarted from the warm pool keeps its id, and its old "idle" must not
-make a booting instance look removable.
+make a booting instance look removable. The object also carries the worker's measured rate
+(``images_per_s``); a valid report passes it on to the policy.
 
 An instance with no valid report is *booting* for its first ``BOOT_GRACE_SECONDS``, then
 *running* in an unknown state: never idle, so never removed by scale-in (its own idle timeout, or
@@ -19,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, STOPPED, Worker
+from cloud.worker.status import reported_rate
 from shared.layout import worker_status_key
 from shared.s3 import ObjectMissing, S3Service
 
@@ -32,6 +34,7 @@ class Report:
     state: str
     ts: float  # when the object was written
     since: float  # when the worker entered the state
+    images_per_s: float | None = None  # its measured rate; None before its first batch (or an older worker)
 
 
 def read_reports(s3: S3Service, bucket: str, worker_ids: list[str]) -> dict[str, Report]:
@@ -41,7 +44,7 @@ def read_reports(s3: S3Service, bucket: str, worker_ids: list[str]) -> dict[str,
         try:
             data = s3.get_json(bucket, worker_status_key(worker_id))
             return worker_id, Report(state=str(data["state"]), ts=float(data["ts"]),
-                                     since=float(data.get("since", data["ts"])))
+                                     since=float(data.get("since", data["ts"])), images_per_s=reported_rate(data))
         except (ObjectMissing, KeyError, TypeError, ValueError, json.JSONDecodeError):
             return worker_id, None
 
@@ -61,9 +64,8 @@ def classify(worker_id: str, started: float, report: Report | None, now: float) 
     assert report is not None
     if report.state == LOADING:
         return Worker(worker_id, "booting", LOADING, report.since)
-    if report.state in (DRAINING, STOPPED):
-        return Worker(worker_id, "draining", report.state, report.since)
-    return Worker(worker_id, "running", report.state, report.since)
+    condition = "draining" if report.state in (DRAINING, STOPPED) else "running"
+    return Worker(worker_id, condition, report.state, report.since, report.images_per_s)
 
 
 def last_busy(reports: dict[str, Report], workers: list[Worker]) -> float | None:

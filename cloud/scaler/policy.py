@@ -9,7 +9,13 @@ How it decides (KEDA's SQS scaler, with the lessons of queue scalers that kill b
 * **Work** is every message that still needs a worker: visible + in flight + delayed. In-flight
   messages count, so a queue that looks empty while its last batch runs never scales in the
   workers that hold that batch.
-* **Scale out** to ``ceil(work / backlog_per_worker)``. Booting workers count as capacity, so
+* **Scale out** to as many workers as drain the work within ``target_drain_seconds``:
+  ``ceil(work / capacity)``, where one worker's capacity is ``rate * max(target_drain_seconds,
+  boot_seconds)``. ``rate`` is the workers' own measured images per second (``Observation.rate``:
+  the fleet's median report), or ``default_rate`` before any worker has reported. A fast fleet thus
+  launches no worker that could not help: one worker that drains the backlog within the target is
+  enough, and a worker is never given less than its own boot time's worth of work (one whose boot
+  outlasts the drain would arrive after the backlog is gone). Booting workers count as capacity, so
   backlog that booting workers will absorb launches nothing more; ``max_workers`` bounds the fleet,
   booting included.
 * **Activation** (KEDA's ``activationQueueLength``): an empty fleet wakes when ``visible + delayed``
@@ -38,21 +44,31 @@ HOLD = "hold"
 class Settings:
     min_workers: int = 0
     max_workers: int = 19  # the original's cap
-    # Messages one worker should have before another is worth its boot: 50 images at 0.5 s are 25 s
-    # of work, between a 12 s restart and a 40 s launch. Tuned with bench/scaling_sim.py: a 20-image
-    # burst gets one worker, 100 images two, and 1,000 still reach the cap of 19 (ceil(1000 / 50) =
-    # 20), so large bursts finish as fast as the original's.
-    backlog_per_worker: int = 50
+    # Seconds a backlog may take to drain: the fleet grows until its workers, at their measured rate,
+    # would finish the work within this (shared/config.py's target_drain_seconds; per-fleet values in
+    # defaults.py).
+    target_drain_seconds: float = 60.0
+    # Seconds from launch to a polling worker. A worker gets at least this many seconds of work.
+    boot_seconds: float = 0.0
+    # Images per second of one worker until a worker has measured its own (config default_worker_rate).
+    default_rate: float = 40.0
     activation_backlog: int = 1
     scale_in_delay: float = 1.0  # seconds the last worker lingers after the queue empties
 
     def __post_init__(self) -> None:
         if self.min_workers < 0 or self.max_workers < self.min_workers:
             raise ValueError(f"need 0 <= min_workers ({self.min_workers}) <= max_workers ({self.max_workers})")
-        if self.backlog_per_worker < 1:
-            raise ValueError("backlog_per_worker must be at least 1")
+        if not (0 < self.target_drain_seconds < math.inf and 0 < self.default_rate < math.inf):
+            raise ValueError("target_drain_seconds and default_rate must be positive")
+        if self.boot_seconds < 0:
+            raise ValueError("boot_seconds must not be negative")
         if self.activation_backlog < 0 or self.scale_in_delay < 0:
             raise ValueError("activation_backlog and scale_in_delay must not be negative")
+
+    def per_worker(self, rate: float) -> float:
+        """Images one worker at ``rate`` images/s is given: what it drains within the target, and never
+        less than its boot time's worth."""
+        return rate * max(self.target_drain_seconds, self.boot_seconds)
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,9 @@ class Observation:
     draining: int = 0  # told to stop, finishing what they hold; not counted as capacity
     idle: int = 0  # running workers known to hold no work (<= running)
     empty_for: float = 0.0  # seconds the queue has had no work at all (0 while it has some)
+    # Images per second of one worker, as the workers measured it (the fleet's median); None until one
+    # has reported, then Settings.default_rate stands in.
+    rate: float | None = None
 
     @property
     def work(self) -> int:
@@ -99,8 +118,11 @@ def decide(obs: Observation, settings: Settings) -> Decision:
     if active == 0 and obs.in_flight == 0 and waiting < max(s.activation_backlog, 1):
         wanted, why = 0, "no work" if work == 0 else f"{waiting} waiting, below activation {s.activation_backlog}"
     elif work > 0:
-        wanted = math.ceil(work / s.backlog_per_worker)
-        why = f"{work} messages at {s.backlog_per_worker} per worker"
+        measured = obs.rate is not None and 0 < obs.rate < math.inf  # a bogus report is no measurement
+        rate = obs.rate if measured and obs.rate else s.default_rate
+        wanted = max(1, math.ceil(work / s.per_worker(rate)))
+        why = (f"{work} messages, {rate:.3g} images/s per worker ({'measured' if measured else 'default'}): "
+               f"{wanted} worker(s) drain them in {work / (wanted * rate):.3g} s (target {s.target_drain_seconds:g} s)")
         if obs.visible > 0 and wanted < active:
             wanted, why = active, f"{obs.visible} waiting: no scale-in while messages wait"
     else:

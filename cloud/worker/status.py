@@ -1,39 +1,57 @@
-"""What a worker tells its supervisors about itself.
+"""What a worker tells its supervisors about itself: its state, and how fast it works.
 
 Two channels, the same states:
 
-* with ``--status-stdout``, one JSON line per state change on stdout, flushed at once, for a local
-  supervisor that started the process (the embedded cloud, the autoscaler's local fleet)::
+* with ``--status-stdout``, JSON lines on stdout, flushed at once, for a local supervisor that started
+  the process (the embedded cloud, the autoscaler's local fleet)::
 
-      {"event": "state", "state": "ready", "worker_id": "local-1", "ts": 1767000000.123}
+      {"event": "state", "state": "busy", "worker_id": "local-1", "ts": 1767000000.123, "images_per_s": 41.7}
 
-  Logs go to stderr, so stdout carries nothing else. The flag is explicit rather than guessed from
-  stdout being a pipe: a worker run by systemd or under ``| tee`` should not print JSON by surprise.
-* a small object ``workers/<worker_id>.json`` in the output bucket (state, ts, processed, host,
-  pid, model), written on each state change and refreshed every few seconds, for a remote scaler.
+  One line per state change; and, while the measured rate changes, the current state again with the
+  new rate, at most every ``RATE_LINE_SECONDS``. A supervisor therefore takes a line's state as a
+  change only when it differs from the last one. ``images_per_s`` is absent until the worker has
+  measured it; readers ignore fields they do not know. Logs go to stderr, so stdout carries nothing
+  else. The flag is explicit rather than guessed from stdout being a pipe: a worker run by systemd or
+  under ``| tee`` should not print JSON by surprise.
+* a small object ``workers/<worker_id>.json`` in the output bucket (state, ts, since, processed,
+  images_per_s, host, pid, model), written on each state change and refreshed every few seconds,
+  for a remote scaler.
 
-States, in order: ``loading`` (importing, loading the model), ``standby`` (only with ``--standby``: model
-loaded, waiting for SIGUSR1 without polling; see :mod:`cloud.worker.standby`), ``ready`` (model loaded, about to poll),
+States, in order: ``loading`` (importing, loading the model), ``ready`` (model loaded, about to poll),
 ``busy`` (a batch in hand), ``idle`` (nothing in hand), ``draining`` (stopping: finishing the batch in
 hand), ``stopped`` (about to exit).
+
+The rate (``images_per_s``) is images answered per second of *busy wall time*: the seconds the worker
+spent in state ``busy``, holding work (downloading, classifying and publishing, those stages
+overlapping). So it is the end-to-end speed at which one worker drains a backlog, not the model's speed
+alone, and time spent idle does not dilute it. Each published batch is one sample (its images, and the
+busy seconds since the previous sample); the rate is the total of the newest samples that hold at
+least ``RATE_WINDOW_IMAGES`` images, so a change of speed shows within a few batches and one slow
+batch (the first, warming up) does not dominate it. A worker fed one image at a time reports its
+latency rather than its capacity (lower); under a backlog the figure is its throughput.
 """
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
+import math
 import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from shared.layout import worker_status_key
 
 LOADING, READY, BUSY, IDLE, DRAINING, STOPPED = "loading", "ready", "busy", "idle", "draining", "stopped"
-STANDBY = "standby"
-STATES = (LOADING, STANDBY, READY, BUSY, IDLE, DRAINING, STOPPED)
+STATES = (LOADING, READY, BUSY, IDLE, DRAINING, STOPPED)
 STATUS_REFRESH_SECONDS = 5.0  # the S3 status object is rewritten at least this often while running
+RATE_WINDOW_IMAGES = 256  # the rate covers the newest batches holding at least this many images
+RATE_LINE_SECONDS = 1.0  # a changed rate is repeated on stdout at most this often
+RATE_FIELD = "images_per_s"
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +60,14 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def status_line(state: str, worker_id: str, ts: float | None = None) -> str:
+def status_line(state: str, worker_id: str, ts: float | None = None, images_per_s: float | None = None) -> str:
     if state not in STATES:
         raise ValueError(f"unknown worker state {state!r}")
-    return json.dumps({"event": "state", "state": state, "worker_id": worker_id,
-                       "ts": round(time.time() if ts is None else ts, 3)})
+    event: dict = {"event": "state", "state": state, "worker_id": worker_id,
+                   "ts": round(time.time() if ts is None else ts, 3)}
+    if images_per_s is not None:
+        event[RATE_FIELD] = round(images_per_s, 2)
+    return json.dumps(event)
 
 
 def parse_status_line(line: str) -> dict | None:
@@ -60,24 +81,44 @@ def parse_status_line(line: str) -> dict | None:
     return None
 
 
-class StatusReporter:
-    """Announces state changes on stdout (optional) and in the output bucket (optional).
+def reported_rate(report: dict) -> float | None:
+    """The measured images/s in a status line's event or a status object; None when it has none (an
+    older worker, or no batch done yet) or when the value is not a positive number."""
+    value = report.get(RATE_FIELD)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if 0 < value < math.inf else None
 
-    ``set`` never blocks on the network: the S3 object is written by a background thread.
+
+class StatusReporter:
+    """Announces state changes and the measured rate on stdout (optional) and in the output bucket
+    (optional).
+
+    ``set`` and ``add_processed`` never block on the network: the S3 object is written by a background
+    thread. ``add_processed(n)`` is called once per published batch (the worker loop's ``on_done``).
     """
 
     def __init__(self, worker_id: str, *, stdout: TextIO | None = None, s3=None, bucket: str | None = None,
-                 model: str | None = None, refresh: float = STATUS_REFRESH_SECONDS):
+                 model: str | None = None, refresh: float = STATUS_REFRESH_SECONDS,
+                 clock: Callable[[], float] = time.monotonic):
         self.worker_id = worker_id
         self.model = model
         self._stdout = stdout
         self._s3 = s3 if bucket else None
         self._bucket = bucket
         self._refresh = refresh
+        self._clock = clock
         self._lock = threading.Lock()
         self._state: str | None = None
         self._since = time.time()
         self._processed = 0
+        # Busy wall time: seconds spent in state busy before the current stretch, and when it began.
+        self._busy_seconds = 0.0
+        self._busy_from: float | None = None
+        self._sampled_at = 0.0  # busy seconds counted into samples so far
+        self._samples: collections.deque[tuple[int, float]] = collections.deque()  # (images, busy seconds)
+        self._rate: float | None = None
+        self._rate_line_at = -math.inf
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._thread: threading.Thread | None = None
@@ -90,32 +131,62 @@ class StatusReporter:
     def processed(self) -> int:
         return self._processed
 
+    @property
+    def images_per_s(self) -> float | None:
+        """The measured rate (see the module's docstring); None before the first busy batch."""
+        return self._rate
+
     def add_processed(self, count: int) -> None:
+        """Counts a published batch of ``count`` answered images as one rate sample."""
         with self._lock:
             self._processed += count
+            now = self._clock()
+            busy = self._busy_seconds + (now - self._busy_from if self._busy_from is not None else 0.0)
+            elapsed, self._sampled_at = busy - self._sampled_at, busy
+            if count <= 0:
+                return
+            self._samples.append((count, elapsed))
+            images = sum(n for n, _ in self._samples)
+            while len(self._samples) > 1 and images - self._samples[0][0] >= RATE_WINDOW_IMAGES:
+                images -= self._samples.popleft()[0]
+            seconds = sum(s for _, s in self._samples)
+            if seconds <= 0:
+                return
+            self._rate = images / seconds
+            if self._state is not None and now - self._rate_line_at >= RATE_LINE_SECONDS:
+                self._rate_line_at = now
+                self._write(status_line(self._state, self.worker_id, images_per_s=self._rate))
 
     def set(self, state: str) -> None:
         with self._lock:
             if state == self._state:
                 return
+            now = self._clock()
+            if self._busy_from is not None:
+                self._busy_seconds += now - self._busy_from
+            self._busy_from = now if state == BUSY else None
             self._state, self._since = state, time.time()
-            line = status_line(state, self.worker_id, self._since)
-            if self._stdout is not None:
-                try:
-                    self._stdout.write(line + "\n")
-                    self._stdout.flush()
-                except (OSError, ValueError):  # the supervisor closed its end: keep working
-                    self._stdout = None
+            self._write(status_line(state, self.worker_id, self._since, self._rate))
         log.debug("state %s", state)
         self._dirty.set()
         if self._s3 is not None and self._thread is None and not self._closed.is_set():
             self._thread = threading.Thread(target=self._publish_loop, name="status", daemon=True)
             self._thread.start()
 
+    def _write(self, line: str) -> None:
+        if self._stdout is None:
+            return
+        try:
+            self._stdout.write(line + "\n")
+            self._stdout.flush()
+        except (OSError, ValueError):  # the supervisor closed its end: keep working
+            self._stdout = None
+
     def snapshot(self) -> dict:
         with self._lock:
             return {"worker_id": self.worker_id, "state": self._state, "ts": round(time.time(), 3),
-                    "since": round(self._since, 3), "processed": self._processed, "model": self.model,
+                    "since": round(self._since, 3), "processed": self._processed,
+                    RATE_FIELD: None if self._rate is None else round(self._rate, 2), "model": self.model,
                     "host": socket.gethostname(), "pid": os.getpid()}
 
     def close(self) -> None:

@@ -19,14 +19,11 @@ FAKE_WORKER = Path(__file__).with_name("fake_worker.py")
 
 @pytest.fixture
 def local_cfg(moto_server):
-    """A config aimed at the session's moto server, with resources of its own (tests share the server).
-    No warm pool: the fleet-mechanics tests count exactly the workers they ask for (opt in with
-    ``local_cfg.replace(local_standby=1)``)."""
+    """A config aimed at the session's moto server, with resources of its own (tests share the server)."""
     tag = uuid.uuid4().hex[:8]
     cfg = load_config(env={}).replace(
         source="test", endpoint_url=moto_server.endpoint, request_queue=f"req-{tag}",
         dead_letter_queue=f"dlq-{tag}", input_bucket=f"in-{tag}", output_bucket=f"out-{tag}",
-        local_standby=0,
     )
     provision(cfg)
     return cfg
@@ -36,11 +33,10 @@ def local_cfg(moto_server):
 def fake_spawn(monkeypatch):
     """spawn(cfg, worker_id, extra_args) -> Popen of the stand-in worker; FAKE_* knobs via monkeypatch.setenv."""
 
-    def spawn(cfg, worker_id, extra_args=(), log_path=None, env=None, standby=False):
+    def spawn(cfg, worker_id, extra_args=(), log_path=None, env=None):
         env = dict(os.environ, **(env or {}), IMGREC_ENDPOINT_URL=cfg.endpoint_url,
                    IMGREC_REQUEST_QUEUE=cfg.request_queue)
-        args = ["--standby"] if standby else []
-        return subprocess.Popen([sys.executable, str(FAKE_WORKER), worker_id, *args, *extra_args], env=env,
+        return subprocess.Popen([sys.executable, str(FAKE_WORKER), worker_id, *extra_args], env=env,
                                 stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
 
     return spawn

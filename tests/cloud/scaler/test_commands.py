@@ -15,6 +15,7 @@ def env_for(cfg, monkeypatch):
 
 def test_once_decides_acts_and_appends_one_json_object_per_tick(aws_cfg, monkeypatch, tmp_path):
     env_for(aws_cfg, monkeypatch)
+    monkeypatch.setenv("IMGREC_DEFAULT_WORKER_RATE", "1")  # no worker has reported: 120 messages are 120 s
     sqs = SQSService(aws_cfg)
     sqs.send_batch(sqs.url(aws_cfg.request_queue), [f"m{i}" for i in range(120)])
     log_path = tmp_path / "ticks.jsonl"
@@ -24,9 +25,11 @@ def test_once_decides_acts_and_appends_one_json_object_per_tick(aws_cfg, monkeyp
 
     first, second = (json.loads(line) for line in log_path.read_text().splitlines())
     assert (first["visible"], first["in_flight"], first["running"], first["pending"]) == (120, 0, 0, 0)
-    assert (first["desired"], first["action"], len(first["launched"])) == (3, "scale-out", 3)
-    # The second tick sees the three instances booting and launches nothing more for the same backlog.
-    assert (second["pending"], second["desired"], second["action"], second["launched"]) == (3, 3, "hold", [])
+    # Two instances drain 120 messages at 1 image/s within the cloud fleets' 60-s target.
+    assert (first["desired"], first["action"], len(first["launched"])) == (2, "scale-out", 2)
+    assert "default" in first["reason"] and first["rate"] is None
+    # The second tick sees the two instances booting and launches nothing more for the same backlog.
+    assert (second["pending"], second["desired"], second["action"], second["launched"]) == (2, 2, "hold", [])
     assert second["ts"] >= first["ts"] > 1_600_000_000
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from cloud.scaler.daemon import Scaler, Tick
+from cloud.scaler.daemon import Scaler
 from cloud.scaler.fleet_local import LocalFleet
 from cloud.scaler.policy import Settings
 from shared.sqs import SQSService
@@ -18,8 +18,9 @@ def test_a_backlog_scales_out_from_zero_and_back_to_zero(local_cfg, fake_spawn, 
     ticks = []
     log_path = tmp_path / "scaler.jsonl"
     fleet = LocalFleet(local_cfg, spawn=fake_spawn, max_booting=3)
-    scaler = Scaler(local_cfg, fleet, settings=Settings(max_workers=3, backlog_per_worker=10, scale_in_delay=0.3),
-                    tick=0.2, on_tick=ticks.append, log_json=log_path)
+    # Before any report, 60 messages at the assumed 2 images/s are 30 s of work: three workers for a 10 s drain.
+    settings = Settings(max_workers=3, target_drain_seconds=10, default_rate=2, scale_in_delay=0.3)
+    scaler = Scaler(local_cfg, fleet, settings=settings, tick=0.2, on_tick=ticks.append, log_json=log_path)
     with scaler:
         time.sleep(0.5)
         assert fleet.observe().workers == ()  # idle: zero workers
@@ -39,6 +40,9 @@ def test_a_backlog_scales_out_from_zero_and_back_to_zero(local_cfg, fake_spawn, 
     assert rows[-1]["running"] + rows[-1]["pending"] == 0
     assert all(b["ts"] >= a["ts"] for a, b in zip(rows, rows[1:], strict=False))
     assert [code for _, code, _ in fleet.exited] == [0, 0, 0]
+    # The workers' measured rate (up to 10 images/s) replaced the assumed one, and outlives them.
+    assert "default" in ticks[next(i for i, t in enumerate(ticks) if t.action == "scale-out")].reason
+    assert ticks[-1].rate is not None and 2 < ticks[-1].rate <= 10.5 and rows[-1]["rate"] == ticks[-1].rate
 
 
 def test_a_failing_tick_is_reported_and_the_loop_goes_on(local_cfg, fake_spawn):
@@ -53,10 +57,3 @@ def test_a_failing_tick_is_reported_and_the_loop_goes_on(local_cfg, fake_spawn):
         scaler.stop()
     assert len(ticks) >= 3 and all(t.action == "error" for t in ticks)
     assert "NonExistentQueue" in ticks[0].reason or "does not exist" in ticks[0].reason
-
-
-def test_the_tick_shows_the_warm_pool_apart_from_the_workers():
-    tick = Tick(ts=1.0, visible=0, in_flight=0, delayed=0, running=0, pending=0, draining=0, idle=0,
-                desired=0, action="hold", reason="no work", standby=1)
-    assert "workers 0 running (0 idle), 0 booting, 0 draining, 1 standby" in tick.line()
-    assert json.loads(tick.to_json())["standby"] == 1

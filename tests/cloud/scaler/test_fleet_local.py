@@ -1,12 +1,11 @@
-"""The local fleet: status lines become booting/running/idle, scale-in stops idle workers only; the warm
-pool of standby processes is not capacity, is activated first and refilled when the fleet is idle."""
+"""The local fleet: status lines become booting/running/idle and the workers' measured rate; scale-in
+stops idle workers only."""
 
 from __future__ import annotations
 
-import os
 import time
 
-from cloud.scaler.fleet_local import STANDBY_NICENESS, LocalFleet
+from cloud.scaler.fleet_local import LocalFleet
 from shared.sqs import SQSService
 
 
@@ -74,44 +73,18 @@ def test_a_worker_that_dies_while_starting_is_not_restarted_at_once(local_cfg, m
         fleet.close(grace=2)
 
 
-def test_the_warm_pool_is_not_capacity_is_activated_first_and_refilled_when_idle(local_cfg, fake_spawn):
-    cfg = local_cfg.replace(local_standby=1, max_workers=1)  # the pool only holds room under the cap
-    fleet = LocalFleet(cfg, spawn=fake_spawn)
+def test_the_rate_a_worker_measured_reaches_the_fleet(local_cfg, fake_spawn, monkeypatch):
+    monkeypatch.setenv("FAKE_SECONDS_PER_IMAGE", "0.1")  # at most 10 images/s of busy time
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
     try:
-        state = fleet.observe()  # an idle fleet fills its pool
-        assert [w.id for w in state.standby] == ["local-1"]
-        assert (state.running, state.booting, state.workers) == (0, 0, ())
-        wait_for(lambda: [w.state for w in fleet.observe().standby] == ["standby"])
-        pid = fleet.pids()["local-1"]
-        assert fleet.observe().standby and fleet.observe().running == 0  # loaded, still not a worker
-        assert os.getpriority(os.PRIO_PROCESS, pid) == STANDBY_NICENESS  # it loaded on CPU nobody wanted
-
-        result = fleet.scale_to(1)
-        assert result.launched == ("local-1",) and "standby" in result.note  # activated, nothing spawned
-        assert fleet.pids() == {"local-1": pid}
-        if os.geteuid() == 0:  # lowering a nice value again needs privilege
-            assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0)
-        wait_for(lambda: fleet.observe().running == 1)
-        assert fleet.observe().standby == ()  # the cap is in use: nothing to keep ready...
-
-        assert fleet.scale_to(0).removed == ("local-1",)
-        refilled = wait_for(lambda: s if (s := fleet.observe()).standby else None)  # ...and one after scale-in
-        assert [w.id for w in refilled.standby] == ["local-2"] and refilled.running == 0
-        wait_for(lambda: [w.state for w in fleet.observe().standby] == ["standby"])
-    finally:
-        fleet.close(grace=5)
-    assert fleet.observe().standby == () and fleet.pids() == {}
-    assert {code for _, code, _ in fleet.exited} == {0}  # the standby process stopped cleanly too
-
-
-def test_a_standby_process_still_loading_is_promoted_instead_of_a_cold_start(local_cfg, fake_spawn, monkeypatch):
-    monkeypatch.setenv("FAKE_BOOT_SECONDS", "1.0")
-    fleet = LocalFleet(local_cfg.replace(local_standby=1), spawn=fake_spawn)
-    try:
-        assert [w.state for w in fleet.observe().standby] == ["loading"]
-        result = fleet.scale_to(2)
-        assert result.launched == ("local-1",)  # promoted; a second cold start waits for it (one at a time)
-        assert fleet.observe().booting == 1
-        wait_for(lambda: fleet.observe().running == 1)  # activated as soon as it reported standby
+        fleet.scale_to(1)
+        state = wait_for(lambda: s if (s := fleet.observe()).running == 1 else None)
+        assert state.rate is None  # nothing measured before the first batch
+        sqs = SQSService(local_cfg)
+        sqs.send_batch(sqs.url(local_cfg.request_queue), [f"m{i}" for i in range(10)])
+        wait_for(lambda: sqs.depth(sqs.url(local_cfg.request_queue)).total == 0)
+        rate = wait_for(lambda: fleet.observe().rate)
+        assert 4.0 < rate <= 10.5  # 0.1 s of work and a delete per image
+        assert [w.images_per_s for w in fleet.observe().workers] == [rate]
     finally:
         fleet.close(grace=5)

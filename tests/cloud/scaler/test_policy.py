@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from hypothesis import given
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from cloud.scaler.policy import HOLD, SCALE_IN, SCALE_OUT, Observation, Settings, decide
 
-DEFAULT = Settings()
+DEFAULT = Settings()  # 60 s to drain a backlog, workers assumed at 40 images/s until measured
 
 
 @st.composite
@@ -18,7 +19,9 @@ def settings(draw) -> Settings:
     return Settings(
         min_workers=draw(st.integers(0, max_workers)),
         max_workers=max_workers,
-        backlog_per_worker=draw(st.integers(1, 200)),
+        target_drain_seconds=draw(st.floats(0.5, 600)),
+        boot_seconds=draw(st.floats(0, 120)),
+        default_rate=draw(st.floats(0.1, 500)),
         activation_backlog=draw(st.integers(0, 1)),
         scale_in_delay=draw(st.floats(0, 120)),
     )
@@ -36,6 +39,7 @@ def observations(draw) -> Observation:
         draining=draw(st.integers(0, 5)),
         idle=draw(st.integers(0, running)),
         empty_for=draw(st.floats(0, 600)),
+        rate=draw(st.none() | st.floats(0.05, 500)),
     )
 
 
@@ -44,9 +48,35 @@ def test_a_twenty_image_burst_wakes_one_worker_not_nineteen():
     assert (d.desired, d.action) == (1, SCALE_OUT)
 
 
-def test_a_large_burst_reaches_the_cap():
-    assert decide(Observation(visible=1000), DEFAULT).desired == 19
-    assert decide(Observation(visible=10_000), DEFAULT).desired == 19
+def test_a_fast_fleet_launches_no_worker_that_could_not_help():
+    # One worker at a measured 50 images/s drains 1,000 images in 20 s, within the 60-s target: more
+    # workers would each pay a boot to save seconds. At the old engine's 2 images/s it takes nine.
+    fast = decide(Observation(visible=1000, rate=50), DEFAULT)
+    assert (fast.desired, fast.action) == (1, SCALE_OUT) and "measured" in fast.reason
+    assert decide(Observation(visible=1000, rate=2), DEFAULT).desired == 9
+
+
+def test_a_backlog_beyond_what_running_workers_drain_within_the_target_launches_more():
+    two = Observation(visible=4780, in_flight=20, running=2, rate=40)  # 2 x 40/s x 60 s = 4,800
+    assert (decide(two, DEFAULT).desired, decide(two, DEFAULT).action) == (2, HOLD)
+    more = decide(replace(two, visible=6000), DEFAULT)
+    assert (more.desired, more.action) == (3, SCALE_OUT)
+    assert decide(replace(two, visible=100_000), DEFAULT).desired == 19  # the cap still binds
+
+
+def test_before_any_worker_has_reported_the_default_rate_is_used():
+    slow_default = Settings(default_rate=2)
+    assumed = decide(Observation(visible=1000), slow_default)
+    assert assumed.desired == 9 and "default" in assumed.reason
+    assert decide(Observation(visible=1000, rate=40), slow_default).desired == 1  # a report replaces it
+    assert decide(Observation(visible=1000, rate=0.0), slow_default).desired == 9  # a bogus one does not
+
+
+def test_a_worker_always_gets_at_least_its_boot_time_of_work():
+    # A 10-s target with 40-s boots: a worker launched for 100 images (10 s at 10/s) would arrive after
+    # the backlog it was launched for; each gets 40 s of work instead.
+    s = Settings(target_drain_seconds=10, boot_seconds=40, default_rate=10)
+    assert decide(Observation(visible=1000), s).desired == 3  # not 10
 
 
 def test_backlog_that_booting_workers_will_absorb_launches_nothing_more():
@@ -55,7 +85,7 @@ def test_backlog_that_booting_workers_will_absorb_launches_nothing_more():
 
 
 def test_the_cap_counts_booting_workers():
-    d = decide(Observation(visible=5000, running=10, booting=9), DEFAULT)
+    d = decide(Observation(visible=100_000, running=10, booting=9), DEFAULT)
     assert (d.desired, d.action) == (19, HOLD)
 
 
@@ -121,3 +151,19 @@ def test_never_removes_busy_workers_and_action_matches_the_count(obs, s):
     assert d.desired >= min(obs.busy, s.max_workers)
     expected = SCALE_OUT if d.desired > obs.active else SCALE_IN if d.desired < obs.active else HOLD
     assert d.action == expected and d.reason
+
+
+@given(observations(), settings(), st.floats(0.05, 500))
+def test_a_faster_fleet_never_wants_more_workers(obs, s, faster_by):
+    slow = replace(obs, rate=obs.rate or s.default_rate)
+    fast = replace(slow, rate=slow.rate + faster_by)
+    assert decide(fast, s).desired <= decide(slow, s).desired
+
+
+@given(observations(), settings())
+def test_enough_workers_to_drain_the_work_within_the_target_unless_capped(obs, s):
+    awake = obs.active > 0 or obs.in_flight > 0 or obs.visible + obs.delayed >= max(s.activation_backlog, 1)
+    if obs.work and awake:
+        rate = obs.rate or s.default_rate
+        needed = math.ceil(obs.work / (rate * max(s.target_drain_seconds, s.boot_seconds)))
+        assert decide(obs, s).desired >= min(needed, s.max_workers)
