@@ -14,10 +14,10 @@ from shared.layout import worker_status_key
 from shared.s3 import S3Service
 
 
-def report(cfg, instance_id: str, state: str, ts: float | None = None) -> None:
+def report(cfg, instance_id: str, state: str, ts: float | None = None, **more) -> None:
     ts = time.time() if ts is None else ts
     S3Service(cfg).put_json(cfg.output_bucket, worker_status_key(instance_id),
-                            {"worker_id": instance_id, "state": state, "ts": ts, "since": ts})
+                            {"worker_id": instance_id, "state": state, "ts": ts, "since": ts, **more})
 
 
 def describe(cfg) -> dict[str, dict]:
@@ -95,6 +95,18 @@ def test_stale_reports_do_not_make_an_instance_removable(aws_cfg):
     (ident,) = fleet.scale_to(1).launched
     report(aws_cfg, ident, "idle", ts=time.time() - 3600)
     assert fleet.observe().idle_ids == ()
+
+
+def test_the_fleet_rate_is_the_median_of_what_fresh_reports_measured(aws_cfg):
+    fleet = Ec2Fleet(aws_cfg)
+    a, b, c, d = fleet.scale_to(4).launched
+    report(aws_cfg, a, "busy", images_per_s=38.0)
+    report(aws_cfg, b, "idle", images_per_s=42.0)
+    report(aws_cfg, c, "busy", images_per_s=5.0, ts=time.time() - 3600)  # stale: not a measurement
+    report(aws_cfg, d, "ready", images_per_s=None)  # loaded, no batch yet
+    state = fleet.observe()
+    assert state.rate == 40.0
+    assert {w.id: w.images_per_s for w in state.workers} == {a: 38.0, b: 42.0, c: None, d: None}
 
 
 def test_a_missing_image_is_a_clear_configuration_error(aws_cfg):
