@@ -25,6 +25,9 @@ How it works:
 - Every item submitted comes back exactly once from ``collect``: uploaded and classified, or as an
   error result (upload failed, cancelled before it was enqueued, timed out). Errors from before the
   queue are also kept in ``job.upload_errors``.
+- ``cfg.upload = "preview"`` sends a downscaled JPEG (``shared.preview``) in place of each photo,
+  made a few at a time in threads just ahead of its upload, under the same key and request name, so
+  results still carry the original file's name. ``upload_tally(job_id)`` says what was sent.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -46,6 +51,7 @@ from shared.config import Config
 from shared.job_manifest import Manifest, ManifestError
 from shared.job_run import CANCELLED_BEFORE_ENQUEUE, Job, JobRun
 from shared.messages import MessageError, Request, Result
+from shared.preview import preview_jpeg, preview_long_side
 from shared.s3 import ObjectMissing, S3Service, Upload
 from shared.scan import Item, Skipped
 from shared.sqs import SQSService
@@ -57,6 +63,7 @@ REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
 RECEIVER_THREADS = 2
 REPLY_RETENTION_SECONDS = 24 * 3600
 FETCH_THREADS = 16
+PREVIEW_THREADS = min(4, os.cpu_count() or 1)  # Pillow releases the interpreter lock while it resizes
 
 TIMED_OUT = "timed out waiting for a result"
 CANCELLED_BEFORE_UPLOAD = "cancelled before upload"
@@ -70,6 +77,19 @@ class JobError(RuntimeError):
 
 def new_job_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+
+
+@dataclass
+class UploadTally:
+    """A job's uploads so far: the user's files, and the bytes that went to S3 for them."""
+
+    files: int = 0  # finished, successfully or not
+    file_bytes: int = 0  # their size on disk
+    sent_bytes: int = 0  # uploaded: less than file_bytes with upload = preview
+
+    @property
+    def saved_bytes(self) -> int:
+        return max(0, self.file_bytes - self.sent_bytes)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -97,6 +117,8 @@ class JobClient:
         self._receivers: list[threading.Thread] = []
         self._feeders: list[threading.Thread] = []
         self._closed = False
+        self._tallies: dict[str, UploadTally] = {}
+        self._preview_side: int | None = None
 
     def __enter__(self) -> JobClient:
         return self
@@ -163,20 +185,55 @@ class JobClient:
             time.sleep(0.01)
         return job
 
+    def upload_tally(self, job_id: str) -> UploadTally:
+        """A copy of the job's upload figures (all zero for a job this client has not submitted)."""
+        with self._lock:
+            return replace(self._tallies.get(job_id) or UploadTally())
+
+    def preview_side(self) -> int:
+        """The previews' long side: twice the input of the model published in the output bucket."""
+        if self._preview_side is None:
+            try:
+                bundle = self.s3.get_json(self.cfg.output_bucket, layout.model_manifest_key(self.cfg.model))
+                preprocessing = bundle.get("preprocessing") if isinstance(bundle, dict) else None
+            except ObjectMissing:
+                preprocessing = None
+            except Exception as exc:  # noqa: BLE001 - unreadable: the default size is a fine preview
+                log.warning("could not read the model bundle: %s", _one_line(exc))
+                preprocessing = None
+            self._preview_side = preview_long_side(preprocessing)
+        return self._preview_side
+
     def _upload(self, run: JobRun, on_uploaded, cancelled: Callable[[], bool]) -> None:
+        if self.cfg.upload != "preview":
+            self._upload_files(run, on_uploaded, cancelled, None)
+            return
+        side = self.preview_side()
+        with tempfile.TemporaryDirectory(prefix="imgrec-previews-") as folder, \
+                ThreadPoolExecutor(PREVIEW_THREADS, thread_name_prefix="imgrec-preview") as pool:
+            previews = _Previews(run, self.cfg, side, Path(folder), pool)
+            try:
+                self._upload_files(run, on_uploaded, cancelled, previews)
+            finally:
+                pool.shutdown(cancel_futures=True)
+
+    def _upload_files(self, run: JobRun, on_uploaded, cancelled: Callable[[], bool],
+                      previews: _Previews | None) -> None:
         cfg = self.cfg
         slots = threading.BoundedSemaphore(2 * cfg.upload_concurrency)  # so that cancel stops uploads soon
-        progress_lock = threading.Lock()
-        progress = {"files": 0, "bytes": 0}
+        with self._lock:
+            tally = self._tallies[run.job.job_id] = UploadTally()
+        sent: dict[str, tuple[str, int]] = {}  # rid -> (the file uploaded, its size)
         rid_of_key: dict[str, str] = {}
         started: set[str] = set()
         finished: set[str] = set()
 
-        def report(item: Item) -> None:
-            with progress_lock:
-                progress["files"] += 1
-                progress["bytes"] += item.size
-                files, nbytes = progress["files"], progress["bytes"]
+        def report(item: Item, sent_bytes: int = 0) -> None:
+            with self._lock:
+                tally.files += 1
+                tally.file_bytes += item.size
+                tally.sent_bytes += sent_bytes
+                files, nbytes = tally.files, tally.file_bytes
             if on_uploaded is not None:
                 try:
                     on_uploaded(item, files, nbytes)
@@ -198,18 +255,21 @@ class JobClient:
                     return
                 key = layout.input_key(run.job.job_id, rid, item.suffix)
                 rid_of_key[key] = rid
+                sent[rid] = previews.take(rid, item) if previews is not None else (str(item.path), item.size)
                 started.add(rid)
-                yield Upload(str(item.path), cfg.input_bucket, key)
+                yield Upload(sent[rid][0], cfg.input_bucket, key)
 
         def on_done(upload: Upload, error: BaseException | None) -> None:
             rid = rid_of_key[upload.key]
             slots.release()
             finished.add(rid)
+            if previews is not None:
+                previews.discard(rid)
             if error is not None:
                 run.fail(rid, f"upload failed: {_one_line(error)}", before_queue=True)
             elif not run.uploaded(rid):
                 self._delete_inputs(run, [rid])
-            report(run.items[rid])
+            report(run.items[rid], sent[rid][1] if error is None else 0)
 
         try:
             # Cancellation is checked in uploads(): every upload it yields is really started.
@@ -446,6 +506,41 @@ class JobClient:
             self.sqs.delete_queue(self.reply_url)
         except Exception as exc:  # noqa: BLE001 - an unreachable endpoint must not hide the real error
             log.warning("could not delete reply queue %s: %s", self.reply_queue, _one_line(exc))
+
+
+class _Previews:
+    """Preview files for a job's uploads, made ``2 x PREVIEW_THREADS`` ahead of the one asked for, in
+    the order the uploads ask: ``take(rid)`` gives (file to upload, its size), the original's when a
+    preview would not help (see ``shared.preview``); ``discard(rid)`` removes it once uploaded."""
+
+    def __init__(self, run: JobRun, cfg: Config, side: int, folder: Path, pool: ThreadPoolExecutor):
+        self._cfg, self._side, self._folder, self._pool = cfg, side, folder, pool
+        self._todo = iter([(rid, item) for rid, item in run.items.items() if item.size <= cfg.max_image_bytes])
+        self._ahead: dict[str, Future] = {}
+
+    def _make(self, rid: str, item: Item) -> tuple[str, int]:
+        data = preview_jpeg(item.path, self._side, self._cfg.max_image_pixels, item.size)
+        if data is None:
+            return str(item.path), item.size
+        path = self._folder / f"{rid}.jpg"
+        path.write_bytes(data)
+        return str(path), len(data)
+
+    def take(self, rid: str, item: Item) -> tuple[str, int]:
+        while len(self._ahead) <= 2 * PREVIEW_THREADS:
+            following = next(self._todo, None)
+            if following is None:
+                break
+            self._ahead[following[0]] = self._pool.submit(self._make, *following)
+        future = self._ahead.pop(rid, None)
+        try:
+            return future.result() if future is not None else self._make(rid, item)
+        except OSError as exc:  # no room for the preview file: send the original
+            log.warning("could not write a preview of %s: %s", item.name, _one_line(exc))
+            return str(item.path), item.size
+
+    def discard(self, rid: str) -> None:
+        (self._folder / f"{rid}.jpg").unlink(missing_ok=True)
 
 
 # --- reading a job back from S3 alone (no reply queue needed) ------------------------------------------

@@ -1,0 +1,61 @@
+"""Preview uploads (``upload = preview``): a downscaled JPEG instead of the original photo.
+
+The model looks at 224x224 pixels; a 12 MP photo is 3 MB to upload and 4000x3000 pixels to decode.
+A preview whose long side is twice the model's input (448 pixels for the default model) keeps more
+than the model uses and is a few dozen kilobytes. Pillow only, no Qt, no torch: the client makes it.
+
+A file that is already that small, that Pillow cannot read, or whose preview would not be smaller, is
+sent as it is, so the worker's answer (a label, or why it is not an image) is the one a user would get
+with ``upload = original``.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageOps
+
+DEFAULT_MODEL_INPUT = 224  # pixels, when no published model bundle says otherwise
+PREVIEW_FACTOR = 2  # the preview's long side, in model inputs
+PREVIEW_QUALITY = 90
+
+
+def preview_long_side(preprocessing: Mapping[str, Any] | None) -> int:
+    """Twice the model's input (``crop`` of a bundle's preprocessing); 448 when it is not known."""
+    try:
+        crop = (preprocessing or {})["crop"]
+        side = max(int(crop[0]), int(crop[1]))
+    except (KeyError, IndexError, TypeError, ValueError):
+        side = DEFAULT_MODEL_INPUT
+    return PREVIEW_FACTOR * (side if side > 0 else DEFAULT_MODEL_INPUT)
+
+
+def downscaled(image: Image.Image, long_side: int) -> Image.Image:
+    """``image`` (freshly opened, not loaded) upright, in RGB, fitting ``long_side`` x ``long_side``.
+
+    A JPEG is decoded with DCT scaling to the smallest scale that still covers the target on both
+    sides, then resampled (bicubic, Pillow's antialiasing), so a 12 MP photo never loads at full size."""
+    if image.format == "JPEG":
+        image.draft("RGB", (long_side, long_side))
+    image = ImageOps.exif_transpose(image).convert("RGB")
+    image.thumbnail((long_side, long_side), Image.Resampling.BICUBIC)
+    return image
+
+
+def preview_jpeg(path: str | Path, long_side: int, max_pixels: int, original_size: int | None = None
+                 ) -> bytes | None:
+    """The JPEG to upload instead of the file at ``path``, or None: send the original."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels or max(width, height) <= long_side:
+                return None  # the worker refuses it with its own reason / it is small already
+            buffer = io.BytesIO()
+            downscaled(image, long_side).save(buffer, "JPEG", quality=PREVIEW_QUALITY)
+    except Exception:  # noqa: BLE001 - unreadable here: the worker says why, as for an original
+        return None
+    data = buffer.getvalue()
+    return data if original_size is None or len(data) < original_size else None
