@@ -10,7 +10,7 @@ The protocol is JSON lines. The parent writes one line on stdin: the Config, the
 to record history; later lines are commands (``cancel``: stop uploading). The child writes events
 on stdout:
 
-    {"event": "uploaded", "files": 3, "bytes": 6144}
+    {"event": "uploaded", "files": 3, "bytes": 6144, "saved": 0}   (saved: bytes not sent, with previews)
     {"event": "enqueued", "count": 100, "cancelled": false}
     {"event": "rows", "rows": [{...TableRow...}, ...]}
     {"event": "done", "status": "finished", "results": 100, "seconds": 12.5}
@@ -139,10 +139,13 @@ def execute(cfg: Config, plan: JobPlan, history: HistoryStore | None, target: st
         history.add_rows(plan.job_id, [row_from_skipped(s, plan.job_id) for s in plan.skipped])
 
     client = JobClient(cfg)
+
+    def uploaded(_item, files: int, nbytes: int) -> None:
+        saved = client.upload_tally(plan.job_id).saved_bytes
+        emit({"event": "uploaded", "files": files, "bytes": nbytes, "saved": saved})
+
     try:
-        job = client.submit(list(plan.items),
-                            on_uploaded=lambda _item, files, nbytes: emit(
-                                {"event": "uploaded", "files": files, "bytes": nbytes}),
+        job = client.submit(list(plan.items), on_uploaded=uploaded,
                             cancelled=lambda: cancelled() or abandoned.is_set(),
                             job_id=plan.job_id, skipped=list(plan.skipped))
         if history is not None:

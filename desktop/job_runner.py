@@ -40,6 +40,7 @@ class Uploaded:
     job_id: str
     files: int
     bytes: int
+    saved: int = 0  # bytes of those files not sent (upload = preview)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def run_job(task: Task, cfg: Config, plan: JobPlan, inbox: Inbox, history: str |
                 continue
             kind = event.get("event")
             if kind == "uploaded":
-                inbox.put(Uploaded(plan.job_id, int(event["files"]), int(event["bytes"])))
+                inbox.put(Uploaded(plan.job_id, int(event["files"]), int(event["bytes"]), int(event.get("saved", 0))))
             elif kind == "enqueued":
                 inbox.put(Enqueued(plan.job_id, int(event["count"]), bool(event["cancelled"])))
             elif kind == "rows":

@@ -1,4 +1,4 @@
-"""The desktop's own settings: where to connect and who scales. Plain data, saved as JSON.
+"""The desktop's own settings: where to connect, who scales, how files are sent. Plain data, saved as JSON.
 
 They sit on top of the shared Config (defaults <- TOML <- environment): the settings dialog changes
 only what it shows, and :func:`to_config` hands the rest of the Config through untouched.
@@ -10,10 +10,11 @@ import json
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-from shared.config import Config, ConfigError
+from shared.config import UPLOADS, Config, ConfigError
 
 EMBEDDED, AWS = "embedded", "aws"  # targets
 IN_APP, EXTERNAL = "in_app", "external"  # who runs the autoscaler
+ORIGINAL, PREVIEW = UPLOADS  # what is uploaded: the files as they are, or downscaled JPEGs
 
 SETTINGS_SOURCE = "desktop settings"
 
@@ -30,6 +31,7 @@ class DesktopSettings:
     dead_letter_queue: str = "imgrec-requests-dlq"
     scaler: str = IN_APP  # in_app: run cloud.scaler's loop here; external: only observe
     max_workers: int = 0  # the in-app autoscaler's cap; 0: the fleet's own default (measured for local)
+    upload: str = ORIGINAL  # original | preview; takes effect with the next job, no reconnect
 
     @classmethod
     def from_config(cls, cfg: Config, **changes) -> DesktopSettings:
@@ -43,6 +45,7 @@ class DesktopSettings:
             output_bucket=cfg.output_bucket,
             request_queue=cfg.request_queue,
             dead_letter_queue=cfg.dead_letter_queue,
+            upload=cfg.upload,
         )
         return replace(base, **changes)
 
@@ -51,6 +54,8 @@ class DesktopSettings:
             raise ConfigError(f"target = {self.target!r} ({SETTINGS_SOURCE}): must be {EMBEDDED} or {AWS}")
         if self.scaler not in (IN_APP, EXTERNAL):
             raise ConfigError(f"scaler = {self.scaler!r} ({SETTINGS_SOURCE}): must be {IN_APP} or {EXTERNAL}")
+        if self.upload not in UPLOADS:
+            raise ConfigError(f"upload = {self.upload!r} ({SETTINGS_SOURCE}): must be {ORIGINAL} or {PREVIEW}")
         if self.max_workers < 0:
             raise ConfigError(f"max_workers = {self.max_workers} ({SETTINGS_SOURCE}): must not be negative")
         for name in ("region", "input_bucket", "output_bucket", "request_queue", "dead_letter_queue"):
@@ -67,6 +72,7 @@ class DesktopSettings:
             output_bucket=self.output_bucket.strip(),
             request_queue=self.request_queue.strip(),
             dead_letter_queue=self.dead_letter_queue.strip(),
+            upload=self.upload,
         )
         if self.max_workers:
             changes["max_workers"] = max(self.max_workers, base.min_workers)
@@ -75,6 +81,14 @@ class DesktopSettings:
         else:
             changes.update(profile=None, endpoint_url=None)
         return base.replace(source=SETTINGS_SOURCE, **changes)
+
+    def for_job(self, cfg: Config) -> Config:
+        """The connection's Config with what may change between jobs without reconnecting (upload)."""
+        return cfg if cfg.upload == self.upload else cfg.replace(source=SETTINGS_SOURCE, upload=self.upload)
+
+    def needs_reconnect(self, other: DesktopSettings) -> bool:
+        """Whether going from these settings to ``other`` changes more than how the next job uploads."""
+        return replace(other, upload=self.upload) != self
 
     def describe_target(self) -> str:
         if self.target == EMBEDDED:

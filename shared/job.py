@@ -85,11 +85,8 @@ class UploadTally:
 
     files: int = 0  # finished, successfully or not
     file_bytes: int = 0  # their size on disk
-    sent_bytes: int = 0  # uploaded: less than file_bytes with upload = preview
-
-    @property
-    def saved_bytes(self) -> int:
-        return max(0, self.file_bytes - self.sent_bytes)
+    sent_bytes: int = 0  # what was uploaded for those that succeeded
+    saved_bytes: int = 0  # their size on disk less what was sent: > 0 with upload = preview
 
 
 def _one_line(exc: BaseException) -> str:
@@ -228,11 +225,13 @@ class JobClient:
         started: set[str] = set()
         finished: set[str] = set()
 
-        def report(item: Item, sent_bytes: int = 0) -> None:
+        def report(item: Item, sent_bytes: int | None = None) -> None:  # None: nothing was uploaded
             with self._lock:
                 tally.files += 1
                 tally.file_bytes += item.size
-                tally.sent_bytes += sent_bytes
+                if sent_bytes is not None:
+                    tally.sent_bytes += sent_bytes
+                    tally.saved_bytes += item.size - sent_bytes
                 files, nbytes = tally.files, tally.file_bytes
             if on_uploaded is not None:
                 try:
@@ -269,7 +268,7 @@ class JobClient:
                 run.fail(rid, f"upload failed: {_one_line(error)}", before_queue=True)
             elif not run.uploaded(rid):
                 self._delete_inputs(run, [rid])
-            report(run.items[rid], sent[rid][1] if error is None else 0)
+            report(run.items[rid], sent[rid][1] if error is None else None)
 
         try:
             # Cancellation is checked in uploads(): every upload it yields is really started.

@@ -52,6 +52,7 @@ class ActiveJob:
     task: Task | None = None
     files_done: int = 0
     bytes_done: int = 0
+    bytes_saved: int = 0  # not sent, thanks to preview uploads
     expected: int = 0  # results to wait for (images, until the enqueue says how many were sent)
     received: int = 0
     enqueued: bool = False
@@ -165,6 +166,7 @@ class JobsController(QObject):
             self._start(plan, cfg)
 
     def _start(self, plan: JobPlan, cfg: Config) -> None:
+        cfg = self.connection.settings.for_job(cfg)  # the upload setting applies from the next job on
         job = ActiveJob(plan=plan, expected=len(plan.items))
         history = str(self.history.path) if self.history is not None else None
         task = Task(run_job, cfg, plan, self.inbox, history, self.connection.target, job.abandon,
@@ -201,6 +203,7 @@ class JobsController(QObject):
         self.submitted = self.done = self.failed = 0
         self.rate.reset()
         self.view.upload.show_progress(0, 0, 0, 0)
+        self.view.upload.show_saved(0, 0)
         self.view.upload.set_caption("Drop images or folders anywhere on this window.")
         self._show_counters()
 
@@ -244,6 +247,7 @@ class JobsController(QObject):
             elif isinstance(event, Uploaded) and job is not None:
                 job.files_done = max(job.files_done, event.files)
                 job.bytes_done = max(job.bytes_done, event.bytes)
+                job.bytes_saved = max(job.bytes_saved, event.saved)
                 uploads_changed = True
             elif isinstance(event, Enqueued) and job is not None:
                 job.enqueued = True
@@ -268,6 +272,8 @@ class JobsController(QObject):
         files_done = sum(len(j.plan.items) if j.enqueued else j.files_done for j in self.jobs.values())
         bytes_done = sum(j.plan.total_bytes if j.enqueued else j.bytes_done for j in self.jobs.values())
         self.view.upload.show_progress(files_done, files_total, bytes_done, bytes_total)
+        self.view.upload.show_saved(sum(j.bytes_saved for j in self.jobs.values()),
+                                    sum(j.bytes_done for j in self.jobs.values()))
         uploading = [j for j in self.jobs.values() if not j.enqueued]
         if uploading:
             self.view.upload.set_caption(f"Uploading {files_total - files_done} of {files_total} images "

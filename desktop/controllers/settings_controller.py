@@ -94,7 +94,7 @@ class SettingsController(QObject):
         except ConfigError as exc:
             dialog.set_error(str(exc))
             return
-        if settings != self.settings and self.busy():
+        if self.settings.needs_reconnect(settings) and self.busy():
             dialog.set_error("A job is running: change the target or the scaler when it is done.")
             return
         dialog.accept()
@@ -106,7 +106,10 @@ class SettingsController(QObject):
             task = Task(store_settings, self.settings_path, settings, name="save settings")
             task.signals.errored.connect(self._save_failed)
             self.runner.start(task)
-        self.connection.apply_settings(settings)
+        if self.settings.needs_reconnect(settings):
+            self.connection.apply_settings(settings)
+        else:
+            self.connection.settings = settings  # only how the next job uploads: no reconnect
         self.applied.emit(settings)
 
     def _switch_scaler(self, mode: str) -> None:

@@ -1,4 +1,4 @@
-"""Upload progress: files and bytes, with a Cancel button."""
+"""Upload progress: files and bytes, with a Cancel button, and the bytes that previews saved."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ class UploadView(QWidget):
         self.bytes_bar = QProgressBar()
         self.bytes_bar.setTextVisible(True)
         self.caption = QLabel("Drop images or folders anywhere on this window.")
+        self.saved_label = QLabel()  # shown once preview uploads have saved something
+        self.saved_label.setVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
         layout = QGridLayout(self)
@@ -25,6 +27,7 @@ class UploadView(QWidget):
         layout.addWidget(self.cancel_button, 1, 2, 2, 1)
         layout.addWidget(QLabel("Bytes"), 2, 0)
         layout.addWidget(self.bytes_bar, 2, 1)
+        layout.addWidget(self.saved_label, 3, 1)
         layout.setColumnStretch(1, 1)
         self.show_progress(0, 0, 0, 0)
 
@@ -36,6 +39,12 @@ class UploadView(QWidget):
         self.bytes_bar.setRange(0, max(bytes_total // 1024, 1))
         self.bytes_bar.setValue(min(bytes_done // 1024, max(bytes_total // 1024, 1)) if bytes_total else 0)
         self.bytes_bar.setFormat(f"{format_bytes(bytes_done)} / {format_bytes(bytes_total)}")
+
+    def show_saved(self, saved: int, of: int) -> None:
+        """``saved`` bytes of the ``of`` bytes uploaded so far were not sent (previews)."""
+        if saved > 0 and of > 0:
+            self.saved_label.setText(f"Saved {format_bytes(saved)} ({saved / of:.0%}) by uploading previews")
+        self.saved_label.setVisible(saved > 0)
 
     def set_caption(self, text: str) -> None:
         self.caption.setText(text)
