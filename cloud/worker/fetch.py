@@ -38,7 +38,8 @@ class Fetched:
 
 
 def fetch(s3: S3Service, cfg: Config, request: Request,
-          prepare: Callable[[Image.Image], object]) -> Fetched:
+          prepare: Callable[[Image.Image], object], min_size: int | None = None) -> Fetched:
+    """``min_size``: the short side the model's preprocessing needs (``decode.min_size_for``)."""
     started = time.perf_counter()
     try:
         data = s3.get_bytes(request.bucket, request.key, max_bytes=cfg.max_image_bytes)
@@ -52,7 +53,7 @@ def fetch(s3: S3Service, cfg: Config, request: Request,
         raise
     downloaded = time.perf_counter()
     try:
-        image = decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes)
+        image = decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes, min_size)
     except BadImage as exc:
         raise InputError(exc.reason) from None
     try:

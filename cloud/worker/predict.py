@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from cloud.worker.decode import BadImage, decode_image
+from cloud.worker.decode import BadImage, decode_image, min_size_for
 from cloud.worker.models.engine import ImageClassifier
 from shared.config import Config
 from shared.messages import Result
@@ -25,7 +25,7 @@ def _load(item: Item, cfg: Config, classifier: ImageClassifier):
         data = item.path.read_bytes()
     except OSError as exc:
         raise BadImage(f"unreadable: {exc.strerror or exc}") from None
-    return classifier.prepare(decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes))
+    return classifier.prepare(decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes, min_size_for(classifier)))
 
 
 def predict_items(classifier: ImageClassifier, items: Sequence[Item], cfg: Config,
