@@ -83,7 +83,7 @@ class SettingsView(QDialog):
         # --- uploads ----------------------------------------------------------------------------
         self.preview_check = QCheckBox("Upload previews instead of originals")
         preview_note = QLabel("A JPEG twice the model's input (448 pixels on the long side): a 12 MP photo "
-                              "sends about 25 KB instead of 3 MB. The originals stay on this computer and "
+                              "sends about 40 KB instead of 3 MB. The originals stay on this computer and "
                               "results keep their names. Takes effect with the next job.")
         preview_note.setWordWrap(True)
         preview_note.setStyleSheet("color: #555555;")
