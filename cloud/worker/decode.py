@@ -7,10 +7,10 @@ allocating its pixels.
 Draft decoding: the model never sees more than its preprocessing's resize (256 pixels on the short
 side for the default model), so a 12 MP JPEG need not be decoded at full size. Given ``min_size``,
 a JPEG is decoded with DCT scaling (1/2, 1/4 or 1/8) to the smallest scale whose short side is still
-at least ``min_size``, then resized by the model's own preprocessing as before: a sixth of the CPU
-of a full decode (bench/photos.py). It is OFF (``DRAFT``): on the 12 MP bench set its label equalled
+at least ``min_size``, then resized by the model's own preprocessing as before: under a fifth of the
+CPU of a full decode (bench/photos.py). It is OFF (``DRAFT``): on the 12 MP bench set its label equalled
 the full decode's for 93 of 100 photos, under the 99 we ask for. The seven that differ were near-ties
-(top-1 and top-2 within 0.02; the full decode's label always in the draft's top 5), and the sensor
+(top-1 and top-2 within 0.02; the draft's label always in the full decode's top 5), and the sensor
 noise alone (the same photos with another noise seed) changes 4 of 100; bench/README.md has it all.
 """
 
