@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[worker,desktop,local,dev]'
+	$(PY) -m pip install --quiet -e '.[worker,export,desktop,local,dev]'
 	touch $(STAMP)
 
 # Opens the desktop app on the embedded local cloud; with no display, classifies samples/ headless.

@@ -112,9 +112,8 @@ class EmbeddedCloud:
         from cloud.scaler.fleet_local import LocalFleet, thread_env
 
         count = self.worker_count
-        fixed = self.cfg.replace(source="embedded local cloud", local_standby=0)  # no warm pool: no scaler
         env = {**thread_env(count), **(self.worker_env or {})}
-        self.fleet = LocalFleet(fixed, log_dir=self.log_dir, worker_env=env, max_booting=max(1, count))
+        self.fleet = LocalFleet(self.cfg, log_dir=self.log_dir, worker_env=env, max_booting=max(1, count))
         if count:
             self.fleet.scale_to(count, "fixed")
             self._wait_ready(count)
@@ -182,9 +181,7 @@ def up_command(cfg: Config, args: argparse.Namespace) -> int:
                 print(line, flush=True)
             if cloud.scaler is not None:
                 s = cloud.scaler.settings
-                pool = getattr(cloud.scaler.fleet, "standby_target", 0)
-                extra = f" ({pool} kept loaded on standby for a fast first start)" if pool else ""
-                print(f"workers: autoscaled, {s.min_workers} to {s.max_workers}{extra}", flush=True)
+                print(f"workers: autoscaled, {s.min_workers} to {s.max_workers}", flush=True)
             else:
                 print(f"workers: {workers} ready", flush=True)
             print(f"use it with: imgrec classify --endpoint {cloud.endpoint} PATH…   (Ctrl-C stops)",

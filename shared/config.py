@@ -87,9 +87,6 @@ class Config:
     activation_backlog: int = 1
     scale_in_delay: float = 1.0
     scaler_tick: float = 2.0
-    # Local fleet: worker processes kept loaded and paused (a warm pool, like stopped instances), so a
-    # scale-out from zero takes a fraction of a second instead of a cold start; 0 disables the pool.
-    local_standby: int = 1
 
     # --- EC2 fleet --------------------------------------------------------------------------
     ami_id: str | None = None
@@ -174,7 +171,7 @@ def _validate(cfg: Config) -> None:
         if getattr(cfg, name) < 1:
             raise bad(name, "must be at least 1")
     for name in ("min_workers", "max_workers", "idle_timeout", "heartbeat_interval", "scale_in_delay",
-                 "activation_backlog", "local_standby"):
+                 "activation_backlog"):
         if getattr(cfg, name) < 0:
             raise bad(name, "must not be negative")
     for name in ("scaler_tick", "target_drain_seconds", "default_worker_rate"):

@@ -67,17 +67,15 @@ def spawn_worker(
     log_path: str | os.PathLike | None = None,
     env: Mapping[str, str] | None = None,
     new_session: bool = False,
-    standby: bool = False,
 ) -> subprocess.Popen:
     """Starts a worker; stdout is a text pipe of status lines, stderr goes to ``log_path`` (appended)
     or is inherited. ``env`` adds variables (OMP_NUM_THREADS=1 for several workers on few cores).
     The caller owns the process: stop it with SIGTERM (it drains and exits 0) and wait for it.
     ``new_session``: the child gets a session (so, on Linux, a scheduler autogroup) of its own, and its
     inference no longer takes CPU time from its parent's group (the desktop app's window).
-    ``standby``: the worker loads its model, reports ``standby`` and waits for SIGUSR1 before polling
-    (:mod:`cloud.worker.standby`)."""
+    """
     command = [sys.executable, "-m", "cloud.worker", "--worker-id", worker_id, "--status-stdout",
-               *(["--standby"] if standby else []), *extra_args]
+               *extra_args]
     stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     try:
         return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,

@@ -41,8 +41,6 @@ def test_config_file_from_environment_variable(tmp_path):
     ("env", "expected"),
     [
         ({"IMGREC_MAX_WORKERS": "-1"}, "max_workers = -1 (from environment IMGREC_MAX_WORKERS): must not be negative"),
-        ({"IMGREC_LOCAL_STANDBY": "-1"},
-         "local_standby = -1 (from environment IMGREC_LOCAL_STANDBY): must not be negative"),
         ({"IMGREC_TARGET_DRAIN_SECONDS": "0"},
          "target_drain_seconds = 0.0 (from environment IMGREC_TARGET_DRAIN_SECONDS): must be positive"),
         ({"IMGREC_DEFAULT_WORKER_RATE": "nan"},

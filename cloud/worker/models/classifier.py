@@ -84,7 +84,8 @@ def describe_transform(transform: Callable) -> Preprocessing | None:
     return None
 
 
-def _preprocessing(size: int, crop: tuple[int, int], interpolation: InterpolationMode, mean, std) -> Preprocessing | None:
+def _preprocessing(size: int, crop: tuple[int, int], interpolation: InterpolationMode, mean,
+                   std) -> Preprocessing | None:
     mean, std = [float(v) for v in torch.as_tensor(mean).flatten()], [float(v) for v in torch.as_tensor(std).flatten()]
     if len(mean) != 3 or len(std) != 3:
         return None

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from cloud.worker.decode import BadImage, decode_image
 from cloud.worker.models.bundle import ONNX_FILE, Bundle, file_sha256, write_manifest
 from cloud.worker.models.classifier import Classifier

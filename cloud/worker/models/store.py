@@ -22,8 +22,15 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cloud.worker.models.bundle import MANIFEST_FILE, BadBundle, Bundle, file_sha256, parse_manifest, read_bundle, \
-    write_manifest
+from cloud.worker.models.bundle import (
+    MANIFEST_FILE,
+    BadBundle,
+    Bundle,
+    file_sha256,
+    parse_manifest,
+    read_bundle,
+    write_manifest,
+)
 from cloud.worker.models.errors import ModelUnavailable
 from shared.config import Config
 from shared.layout import model_manifest_key, model_weights_key
