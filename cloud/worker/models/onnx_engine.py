@@ -61,8 +61,6 @@ class OnnxClassifier:
         options.intra_op_num_threads = cpu_threads()
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
-        # Threads that spin while waiting burn the cores the worker's download threads need.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # errors only
         try:
             self._session = onnxruntime.InferenceSession(str(bundle.onnx_path), options,
