@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
 from shared import layout, results_csv
 from shared.config import Config
-from shared.job import JobClient, JobError, new_job_id, read_manifest, recollect
+from shared.job import JobClient, JobError, count_results, new_job_id, read_manifest, recollect
 from shared.local_cloud import LocalCloudError
 from shared.progress import Progress
 from shared.provision import lookup
@@ -237,7 +237,7 @@ def _recent_jobs(s3: S3Service, bucket: str) -> list[dict]:
                 manifests.append((obj["LastModified"], obj["Key"].split("/")[1]))
     recent = []
     for modified, job_id in sorted(manifests, reverse=True)[:RECENT_JOBS]:
-        done = sum(1 for _ in s3.list_keys(bucket, layout.result_prefix(job_id)))
+        done = count_results(s3, bucket, job_id)  # one per request, however many objects hold it
         recent.append({"job_id": job_id, "updated": modified.isoformat(), "results": done})
     return recent
 

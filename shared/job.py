@@ -20,7 +20,8 @@ How it works:
   ones with a log line, and hand each result to its job, once per request id (a redelivered request
   may be answered twice).
 - S3 is the durable record: when no new result arrives for a few seconds, ``collect`` lists the job's
-  results in the output bucket and recovers those missed on the queue. After ``timeout`` seconds
+  result objects in the output bucket (one per worker batch, ``shared.result_objects``), reads those
+  it has not read yet and recovers the results missed on the queue. After ``timeout`` seconds
   without a new result the remaining requests come back as errors.
 - Every item submitted comes back exactly once from ``collect``: uploaded and classified, or as an
   error result (upload failed, cancelled before it was enqueued, timed out). Errors from before the
@@ -52,7 +53,8 @@ from shared.job_manifest import Manifest, ManifestError
 from shared.job_run import CANCELLED_BEFORE_ENQUEUE, Job, JobRun
 from shared.messages import MessageError, Request, Result
 from shared.preview import preview_jpeg, preview_long_side
-from shared.s3 import ObjectMissing, S3Service, Upload
+from shared.result_objects import MAX_OBJECT_BYTES, parse
+from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service, Upload
 from shared.scan import Item, Skipped
 from shared.sqs import SQSService
 
@@ -115,6 +117,7 @@ class JobClient:
         self._feeders: list[threading.Thread] = []
         self._closed = False
         self._tallies: dict[str, UploadTally] = {}
+        self._readers: dict[str, ResultReader] = {}  # per running job: its result objects read so far
         self._preview_side: int | None = None
 
     def __enter__(self) -> JobClient:
@@ -159,7 +162,7 @@ class JobClient:
         job = Job(job_id=job_id or new_job_id(), total=len(items), skipped=list(skipped))
         items_by_rid: dict[str, Item] = {}
         for item in items:
-            rid = uuid.uuid4().hex[:16]
+            rid = layout.new_request_id()
             items_by_rid[rid] = item
         run = JobRun(job, items_by_rid, self.window, cancelled)
         with self._lock:
@@ -419,24 +422,23 @@ class JobClient:
 
     def _recover(self, run: JobRun) -> int:
         """Results already in the output bucket but missed on the reply queue; returns how many."""
-        prefix = layout.result_prefix(run.job.job_id)
+        job_id = run.job.job_id
+        with self._lock:
+            reader = self._readers.setdefault(job_id, ResultReader(self.s3, self.cfg.output_bucket, job_id))
+
+        def unresolved(rid: str) -> bool:
+            with run.cond:
+                return rid in run.items and rid not in run.resolved
+
         try:
-            keys = list(self.s3.list_keys(self.cfg.output_bucket, prefix))
+            found = reader.read_new(wanted=unresolved)
         except Exception as exc:  # noqa: BLE001 - try again at the next stall
             log.warning("could not list results in S3: %s", _one_line(exc))
             return 0
-        with run.cond:
-            wanted = [k for k in keys if _rid_of(k, prefix) in run.items and _rid_of(k, prefix) not in run.resolved]
-        recovered = 0
-        for result in self._fetch(wanted, run.job.job_id):
-            if run.deliver(result):
-                recovered += 1
+        recovered = sum(1 for result in found if run.deliver(result))
         if recovered:
-            log.info("job %s: recovered %d result(s) from S3", run.job.job_id, recovered)
+            log.info("job %s: recovered %d result(s) from S3", job_id, recovered)
         return recovered
-
-    def _fetch(self, keys: list[str], job_id: str) -> list[Result]:
-        return fetch_results(self.s3, self.cfg.output_bucket, keys, job_id)
 
     # --- collect -------------------------------------------------------------------------------
     def collect(
@@ -482,6 +484,7 @@ class JobClient:
             if yielded >= total:
                 with self._lock:
                     self._runs.pop(job.job_id, None)
+                    self._readers.pop(job.job_id, None)
 
     def recollect(self, job_id: str) -> list[Result]:
         """A job's results from the output bucket alone (`imgrec results JOB_ID`)."""
@@ -556,23 +559,78 @@ def read_manifest(cfg: Config, job_id: str, s3: S3Service | None = None) -> Mani
         return None
 
 
-def fetch_results(s3: S3Service, bucket: str, keys: list[str], job_id: str) -> list[Result]:
-    """Reads result objects concurrently; unreadable or foreign ones are logged and left out."""
-    def one(key: str) -> Result | None:
-        try:
-            result = Result.from_json(s3.get_bytes(bucket, key))
-        except (MessageError, ObjectMissing) as exc:
-            log.warning("skipped result %s: %s", key, exc)
-            return None
-        except Exception as exc:  # noqa: BLE001 - one unreadable object must not stop the rest
-            log.warning("could not read result %s: %s", key, _one_line(exc))
-            return None
-        return result if result.job_id == job_id else None
+class ResultReader:
+    """A job's result objects in the output bucket, each read once, and the first result seen per
+    request id (a redelivered request is answered in a second object). Not thread-safe: one reader
+    per caller."""
 
-    if not keys:
-        return []
-    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(keys))) as pool:
-        return [r for r in pool.map(one, keys) if r is not None]
+    def __init__(self, s3: S3Service, bucket: str, job_id: str):
+        self.s3, self.bucket, self.job_id = s3, bucket, job_id
+        self.done_keys: set[str] = set()  # read (or not worth reading again)
+        self.seen: set[str] = set()  # request ids returned so far
+        self.listed = 0  # result objects found by the latest listing
+
+    def read_new(self, wanted: Callable[[str], bool] = lambda rid: True) -> list[Result]:
+        """Results not returned before, from the objects not read before, whose request id is
+        ``wanted``. An object that could not be read is tried again at the next call; a one-result
+        object of a request no longer wanted is not read at all. Raises when the listing fails."""
+        todo: list[tuple[str, str, str]] = []
+        listed = 0
+        for key in self.s3.list_keys(self.bucket, layout.result_prefix(self.job_id)):
+            what = layout.result_object(self.job_id, key)
+            if what is None:
+                if key not in self.done_keys:
+                    log.warning("skipped s3://%s/%s: not a result object", self.bucket, key)
+                    self.done_keys.add(key)
+                continue
+            listed += 1
+            if key in self.done_keys:
+                continue
+            kind, name = what
+            if kind == layout.RESULT_SINGLE and (name in self.seen or not wanted(name)):
+                self.done_keys.add(key)
+                continue
+            todo.append((key, kind, name))
+        self.listed = listed
+        if not todo:
+            return []
+        found: list[Result] = []
+        with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, len(todo))) as pool:
+            for (key, _, _), results in zip(todo, pool.map(lambda t: self._read(*t), todo), strict=True):
+                if results is None:
+                    continue
+                self.done_keys.add(key)
+                for result in results:
+                    if result.request_id not in self.seen and wanted(result.request_id):
+                        self.seen.add(result.request_id)
+                        found.append(result)
+        return found
+
+    def _read(self, key: str, kind: str, name: str) -> list[Result] | None:
+        """The object's valid results ([] when it is not a result object), or None to try again."""
+        try:
+            body = self.s3.get_bytes(self.bucket, key, max_bytes=MAX_OBJECT_BYTES)
+            results, problems = parse(kind, name, body, self.job_id)
+        except (MessageError, ObjectMissing, ObjectTooLarge) as exc:
+            log.warning("skipped result object %s: %s", key, exc)
+            return []
+        except Exception as exc:  # noqa: BLE001 - one unreadable object must not stop the rest
+            log.warning("could not read result object %s: %s", key, _one_line(exc))
+            return None
+        for problem in problems[:3]:
+            log.warning("left out a result in %s: %s", key, problem)
+        return results
+
+
+def fetch_results(s3: S3Service, bucket: str, job_id: str) -> list[Result]:
+    """Every result of the job in the output bucket, one per request id (the first seen); unreadable,
+    malformed or foreign ones are logged and left out."""
+    return ResultReader(s3, bucket, job_id).read_new()
+
+
+def count_results(s3: S3Service, bucket: str, job_id: str) -> int:
+    """How many of the job's requests have a result in the output bucket (`imgrec status`)."""
+    return len(fetch_results(s3, bucket, job_id))
 
 
 def recollect(cfg: Config, job_id: str, s3: S3Service | None = None) -> list[Result]:
@@ -580,12 +638,11 @@ def recollect(cfg: Config, job_id: str, s3: S3Service | None = None) -> list[Res
     (an error row for each item with no result), or whatever results exist when there is none."""
     s3 = s3 or S3Service(cfg)
     manifest = read_manifest(cfg, job_id, s3)
-    keys = list(s3.list_keys(cfg.output_bucket, layout.result_prefix(job_id)))
-    if manifest is None and not keys:
+    reader = ResultReader(s3, cfg.output_bucket, job_id)
+    results = reader.read_new(wanted=(lambda rid: True) if manifest is None else manifest.requests.__contains__)
+    if manifest is None and not reader.listed:
         raise JobError(f"no job {job_id!r} in s3://{cfg.output_bucket}: no manifest and no results")
-    found: dict[str, Result] = {}
-    for result in fetch_results(s3, cfg.output_bucket, keys, job_id):
-        found.setdefault(result.request_id, result)
+    found = {result.request_id: result for result in results}  # one per request id already
     if manifest is not None:
         known = {}
         for rid, name in manifest.requests.items():
@@ -597,6 +654,3 @@ def recollect(cfg: Config, job_id: str, s3: S3Service | None = None) -> list[Res
         found = known
     return sorted(found.values(), key=lambda r: (r.name, r.request_id))
 
-
-def _rid_of(key: str, prefix: str) -> str:
-    return key[len(prefix):].removesuffix(".json")

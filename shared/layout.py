@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -22,13 +23,44 @@ def manifest_key(job_id: str) -> str:
     return f"jobs/{job_id}/manifest.json"
 
 
-def result_key(job_id: str, request_id: str) -> str:
-    """Deterministic: a redelivered request overwrites its result, never duplicates it."""
-    return f"results/{job_id}/{request_id}.json"
+REQUEST_ID = re.compile(r"[0-9a-f]{16}")  # what a client makes: a reader rejects any other shape
+BATCH_ID = re.compile(r"[0-9a-f]{32}")
+RESULT_BATCH = "batch"  # results/<job_id>/<batch_id>.json: a worker's answers of one batch for one job
+RESULT_SINGLE = "single"  # results/<job_id>/<request_id>.json: one result, written before batch objects
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def new_batch_id() -> str:
+    return uuid.uuid4().hex
 
 
 def result_prefix(job_id: str) -> str:
     return f"results/{job_id}/"
+
+
+def result_batch_key(job_id: str, batch_id: str) -> str:
+    """One object per (job, batch): a unique key, so a redelivered request is answered in a second
+    object and readers keep the first result per request id (``shared.result_objects``)."""
+    if not BATCH_ID.fullmatch(batch_id):
+        raise ValueError(f"not a batch id: {batch_id!r}")
+    return f"{result_prefix(job_id)}{batch_id}.json"
+
+
+def result_object(job_id: str, key: str) -> tuple[str, str] | None:
+    """What a key under the job's results holds: (RESULT_BATCH, batch_id), (RESULT_SINGLE, request_id)
+    for the one-result objects of earlier builds, or None for anything else (ignored by readers)."""
+    prefix = result_prefix(job_id)
+    if not key.startswith(prefix) or not key.endswith(".json"):
+        return None
+    name = key[len(prefix):].removesuffix(".json")
+    if BATCH_ID.fullmatch(name):
+        return RESULT_BATCH, name
+    if REQUEST_ID.fullmatch(name):
+        return RESULT_SINGLE, name
+    return None
 
 
 def reply_queue_name(prefix: str, client_id: str) -> str:

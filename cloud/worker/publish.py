@@ -1,7 +1,13 @@
-"""Answers: each result to its deterministic key in the output bucket, then to the request's reply
-queue (grouped by queue, in batches of 10), then the requests deleted in batches.
+"""Answers: a batch's results to the output bucket, one object per job in the batch, then each to
+its request's reply queue (grouped by queue, in batches of 10), then the requests deleted in batches.
 
-A request is deleted only once its result is durable in S3 and its reply sent. A reply queue that no
+Results go to ``results/<job_id>/<batch_id>.json`` (``shared.result_objects``): one S3 PUT per job in a
+batch rather than one per image. The batch id is new for every object, so a request redelivered after
+its object was written (the worker died before the delete) is answered again in another object;
+readers keep the first result per request id.
+
+A request is deleted only once the object holding its result is durable in S3 and its reply sent. If
+one job's object cannot be written, only that job's requests are retried. A reply queue that no
 longer exists is not an error (the client left; its result is in S3 for ``imgrec results``). Any
 other failure leaves the request un-deleted, visible again after a short delay, so it is retried
 (and, after max_receives, kept in the dead-letter queue). Runs in its own thread, beside inference.
@@ -19,8 +25,9 @@ from botocore.exceptions import ClientError
 from cloud.worker.inbox import Work
 from cloud.worker.receiver import RETRY_DELAY_SECONDS
 from cloud.worker.visibility import Heartbeat
-from shared.layout import result_key
+from shared.layout import new_batch_id, result_batch_key
 from shared.messages import Result
+from shared.result_objects import batch_body
 from shared.s3 import S3Service
 from shared.sqs import SQSService
 
@@ -67,7 +74,7 @@ class Publisher:
         if done:
             try:
                 self._sqs.delete_batch(self._url, done)
-            except Exception as exc:  # noqa: BLE001 - they come back and are answered again (same keys)
+            except Exception as exc:  # noqa: BLE001 - they come back and are answered again
                 log.warning("could not delete %d answered request(s): %s", len(done), exc)
             self._heartbeat.untrack(done)
             self._on_done(len(done))
@@ -76,18 +83,22 @@ class Publisher:
         return len(done)
 
     def _write_results(self, answers: list[tuple[Work, Result]]) -> list[tuple[Work, Result]]:
-        def put(result: Result) -> None:
-            key = result_key(result.job_id, result.request_id)
-            self._s3.put_bytes(self._bucket, key, result.to_json().encode(), "application/json")
+        by_job: dict[str, list[tuple[Work, Result]]] = defaultdict(list)
+        for work, result in answers:
+            by_job[result.job_id].append((work, result))
 
-        futures = [(work, result, self._puts.submit(put, result)) for work, result in answers]
+        def put(job_id: str, group: list[tuple[Work, Result]]) -> None:
+            key = result_batch_key(job_id, new_batch_id())
+            self._s3.put_bytes(self._bucket, key, batch_body([result for _, result in group]), "application/json")
+
+        futures = [(job_id, group, self._puts.submit(put, job_id, group)) for job_id, group in by_job.items()]
         durable = []
-        for work, result, future in futures:
+        for job_id, group, future in futures:
             try:
                 future.result()
-                durable.append((work, result))
-            except Exception as exc:  # noqa: BLE001
-                log.warning("could not write the result of %s to s3://%s: %s", result.request_id,
+                durable.extend(group)
+            except Exception as exc:  # noqa: BLE001 - this job's requests are retried, the others go on
+                log.warning("could not write %d result(s) of job %s to s3://%s: %s", len(group), job_id,
                             self._bucket, exc)
         return durable
 

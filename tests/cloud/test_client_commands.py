@@ -10,7 +10,11 @@ from cloud.cli import main as imgrec
 from cloud.client_commands import has_aws_target
 from shared import layout
 from shared.config import Config, load_config
+from shared.job import new_job_id
+from shared.job_manifest import Manifest
 from shared.local_cloud import free_port
+from shared.messages import Result
+from shared.result_objects import batch_body
 from shared.s3 import S3Service
 
 
@@ -74,3 +78,21 @@ def test_no_settings_and_no_credentials_means_no_aws_target(monkeypatch):
 def test_credentials_in_the_environment_mean_aws(monkeypatch):
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     assert has_aws_target(load_config(env={}))  # AWS_ACCESS_KEY_ID / SECRET set by the autouse fixture
+
+
+def test_status_counts_a_request_answered_twice_once(endpoint, capsys):
+    """A redelivered request is answered again in a second batch object: still one result."""
+    assert imgrec(["provision", "--endpoint", endpoint]) == 0
+    cfg = Config(endpoint_url=endpoint)
+    s3 = S3Service(cfg)
+    job_id = new_job_id()
+    rids = [layout.new_request_id() for _ in range(3)]
+    s3.put_json(cfg.output_bucket, layout.manifest_key(job_id),
+                Manifest(job_id, requests={rid: f"{rid}.jpg" for rid in rids}, complete=True).to_dict())
+    answers = [Result(rid, job_id, f"{rid}.jpg", label="monarch", score=0.9) for rid in rids]
+    s3.put_bytes(cfg.output_bucket, layout.result_batch_key(job_id, layout.new_batch_id()), batch_body(answers[:2]))
+    s3.put_bytes(cfg.output_bucket, layout.result_batch_key(job_id, layout.new_batch_id()), batch_body(answers[1:]))
+    capsys.readouterr()
+    assert imgrec(["status", "--endpoint", endpoint, "--json"]) == 0
+    recent = {j["job_id"]: j["results"] for j in json.loads(capsys.readouterr().out)["recent_jobs"]}
+    assert recent[job_id] == 3

@@ -11,8 +11,9 @@ import zlib
 import pytest
 
 from cloud.cli import main as imgrec
-from shared import results_csv
+from shared import layout, results_csv
 from shared.job import JobClient
+from shared.s3 import S3Service
 from shared.scan import scan
 
 pytestmark = pytest.mark.e2e
@@ -40,6 +41,10 @@ def test_all_100_come_back_exactly_once_and_equal_predict(cloud, workload_items,
     assert len(names) == 100 and set(names) == set(reference)
     assert_matches_reference(results, reference)
     assert {r.worker_id for r in results} <= set(cloud.fleet.pids())
+    # One result object per worker batch, not one per image: S3 PUTs were most of the cost per image.
+    objects = list(S3Service(cloud.cfg).list_keys(cloud.cfg.output_bucket, layout.result_prefix(job.job_id)))
+    print(f"{len(results)} results in {len(objects)} result objects")
+    assert len(objects) <= len(results) / 4
 
     # `imgrec results JOB_ID` reads the same rows back from the output bucket alone.
     out = tmp_path / "again.csv"

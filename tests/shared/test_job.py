@@ -1,11 +1,14 @@
 """The job client against moto (`mock_aws`), with a stand-in worker that answers like the real one:
-result to S3 at its deterministic key, reply to the request's reply queue, request deleted."""
+the results of a batch to S3 as one object per job, replies to the request's reply queue, requests
+deleted."""
 
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
+from collections import defaultdict
 
 import pytest
 from moto import mock_aws
@@ -13,9 +16,10 @@ from PIL import Image
 
 from shared import layout
 from shared.config import Config
-from shared.job import CANCELLED_BEFORE_ENQUEUE, NO_RESULT, TIMED_OUT, JobClient, JobError
+from shared.job import CANCELLED_BEFORE_ENQUEUE, NO_RESULT, TIMED_OUT, JobClient, JobError, count_results
 from shared.messages import Request, Result
 from shared.provision import provision
+from shared.result_objects import batch_body
 from shared.s3 import S3Service
 from shared.scan import Skipped, scan
 from shared.sqs import SQSService
@@ -50,32 +54,65 @@ class FakeWorker:
         self.s3, self.sqs = S3Service(cfg), SQSService(cfg)
         self.url = self.sqs.url(cfg.request_queue)
         self.seen: list[Request] = []
+        self.redelivered: set[str] = set()
 
-    def serve(self, *, lose_reply=(), duplicate=(), ignore=(), limit: int | None = None) -> int:
+    def serve(self, *, lose_reply=(), duplicate=(), ignore=(), redeliver=(), old_format=False,
+              limit: int | None = None) -> int:
         """Answers what is queued now; names in ``lose_reply`` get only the S3 result, in ``duplicate``
-        two replies, in ``ignore`` nothing at all (the request is deleted). Returns requests handled."""
+        two replies, in ``ignore`` nothing at all (the request is deleted), in ``redeliver`` an answer
+        but no delete the first time (as if the worker died before deleting it), so the request comes
+        back and is answered again in another batch. ``old_format`` writes one object per result, as
+        builds before batch objects did. Returns requests handled."""
         handled = 0
         while limit is None or handled < limit:
             messages = self.sqs.receive(self.url, wait=0)
             if not messages:
                 return handled
+            by_job: dict[str, list[Result]] = defaultdict(list)
+            replies: list[tuple[Request, Result]] = []
+            done, again = [], []
             for message in messages:
                 request = Request.from_json(message.body)
                 self.seen.append(request)
                 handled += 1
+                if request.name in redeliver and request.name not in self.redelivered:
+                    self.redelivered.add(request.name)
+                    again.append(message.receipt)
+                else:
+                    done.append(message.receipt)
                 if request.name in ignore:
                     continue
                 self.s3.get_bytes(request.bucket, request.key)  # the upload is really there
                 result = Result(request_id=request.request_id, job_id=request.job_id, name=request.name,
                                 label=f"label-of-{request.name}", score=0.5, top5=(("x", 0.5),),
                                 model="fake", worker_id="fake-1")
-                self.s3.put_json(self.cfg.output_bucket, layout.result_key(request.job_id, request.request_id),
-                                 result.to_dict())
+                by_job[request.job_id].append(result)
+                replies.append((request, result))
+            for job_id, results in by_job.items():
+                if old_format:
+                    for result in results:
+                        self.s3.put_json(self.cfg.output_bucket, old_result_key(result), result.to_dict())
+                else:
+                    self.s3.put_bytes(self.cfg.output_bucket, layout.result_batch_key(job_id, layout.new_batch_id()),
+                                      batch_body(results))
+            for request, result in replies:
                 if request.name not in lose_reply:
                     copies = 2 if request.name in duplicate else 1
                     self.sqs.send_batch(request.reply_queue, [result.to_json()] * copies)
-            self.sqs.delete_batch(self.url, [m.receipt for m in messages])
+            if done:
+                self.sqs.delete_batch(self.url, done)
+            if again:
+                self.sqs.change_visibility_batch(self.url, again, 0)
         return handled
+
+
+def old_result_key(result: Result) -> str:
+    """Where builds before batch objects wrote each result."""
+    return f"results/{result.job_id}/{result.request_id}.json"
+
+
+def result_objects(cfg: Config, job_id: str) -> list[str]:
+    return list(S3Service(cfg).list_keys(cfg.output_bucket, layout.result_prefix(job_id)))
 
 
 def collect_all(client, job, timeout=10.0) -> list[Result]:
@@ -254,3 +291,96 @@ def test_missing_request_queue_says_to_provision(photos):
         S3Service(cfg).client.create_bucket(Bucket=cfg.input_bucket)
         with JobClient(cfg) as client, pytest.raises(JobError, match="imgrec provision"):
             client.submit(photos(1))
+
+
+def test_a_batch_is_one_result_object_not_one_per_image(cfg, photos):
+    items = photos(20)
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve()  # receives 10 at a time: two batches
+        results = collect_all(client, job)
+    assert len(results) == 20 and len(result_objects(cfg, job.job_id)) == 2
+
+
+def test_a_request_redelivered_after_its_result_was_written_comes_back_once(cfg, photos):
+    items = photos(6)
+    again = {items[0].name, items[4].name}
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        worker = FakeWorker(cfg)
+        # Every reply is lost, so collect() reads everything from S3, where two objects hold each of these.
+        worker.serve(redeliver=again, lose_reply={i.name for i in items})
+        assert [r.name for r in worker.seen].count(items[0].name) == 2
+        assert len(result_objects(cfg, job.job_id)) == 2
+        collected = collect_all(client, job, timeout=3.0)
+    assert sorted(r.name for r in collected) == sorted(i.name for i in items)  # each exactly once
+    assert all(r.ok for r in collected)
+    with JobClient(cfg) as later:
+        recollected = later.recollect(job.job_id)
+    assert [r.name for r in recollected] == sorted(i.name for i in items)
+    assert all(r.ok for r in recollected)
+    assert count_results(S3Service(cfg), cfg.output_bucket, job.job_id) == 6  # what `imgrec status` shows
+
+
+def test_results_written_one_object_per_image_by_earlier_builds_are_still_read(cfg, photos):
+    items = photos(5)
+    lost = {items[1].name, items[3].name}
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve(old_format=True, lose_reply=lost)
+        assert len(result_objects(cfg, job.job_id)) == 5
+        collected = collect_all(client, job, timeout=3.0)
+    assert sorted(r.name for r in collected) == sorted(i.name for i in items) and all(r.ok for r in collected)
+    with JobClient(cfg) as later:
+        recollected = later.recollect(job.job_id)
+    assert [r.name for r in recollected] == sorted(i.name for i in items) and all(r.ok for r in recollected)
+
+
+def test_results_that_are_not_the_jobs_are_left_out(cfg, photos):
+    items = photos(3)
+    with JobClient(cfg) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve(ignore={items[2].name})
+        collect_all(client, job, timeout=0.5)
+    s3, jid = S3Service(cfg), job.job_id
+    [missing] = [rid for rid, item in job.requests.items() if item.name == items[2].name]
+
+    def forged(**changes) -> Result:
+        fields = dict(request_id=missing, job_id=jid, name="forged", label="forged")
+        return Result(**{**fields, **changes})
+
+    prefix = layout.result_prefix(jid)
+    s3.put_bytes(cfg.output_bucket, layout.result_batch_key(jid, layout.new_batch_id()),
+                 batch_body([forged(request_id="../../etc/passwd"), forged(request_id=layout.new_request_id())]))
+    s3.put_bytes(cfg.output_bucket, f"{prefix}{layout.new_batch_id()}.json", b'{"format": 2, "results": "x"}')
+    s3.put_bytes(cfg.output_bucket, f"{prefix}{layout.new_batch_id()}.json", b'{"format": 3, "results": []}')
+    s3.put_bytes(cfg.output_bucket, f"{prefix}{layout.new_batch_id()}.json", b"not json")
+    s3.put_json(cfg.output_bucket, f"{prefix}{layout.new_request_id()}.json", forged().to_dict())  # wrong key
+    s3.put_json(cfg.output_bucket, f"{prefix}notes.json", forged().to_dict())
+    other = forged(job_id="another-job")
+    s3.put_bytes(cfg.output_bucket, layout.result_batch_key(jid, layout.new_batch_id()),
+                 json.dumps({"format": 2, "results": [other.to_dict()]}).encode())
+    with JobClient(cfg) as later:
+        results = later.recollect(jid)
+    assert len(results) == 3 and "forged" not in {r.label for r in results}
+    assert {r.name: r.error for r in results if not r.ok} == {items[2].name: NO_RESULT}
+
+
+def test_recovery_reads_each_result_object_once(cfg, photos):
+    items = photos(12)
+
+    class CountingS3(S3Service):
+        reads: dict[str, int] = defaultdict(int)
+
+        def get_bytes(self, bucket, key, max_bytes=None):
+            self.reads[key] += 1
+            return super().get_bytes(bucket, key, max_bytes)
+
+    s3 = CountingS3(cfg)
+    with JobClient(cfg, s3=s3) as client:
+        job = client.submit(items)
+        FakeWorker(cfg).serve(lose_reply={items[0].name, items[11].name}, ignore={items[5].name})
+        results = collect_all(client, job, timeout=2.0)  # several looks in S3 before it times out
+    assert sum(r.ok for r in results) == 11
+    reads = {key: n for key, n in s3.reads.items() if key.startswith(layout.result_prefix(job.job_id))}
+    assert len(reads) == 2 and set(reads.values()) == {1}

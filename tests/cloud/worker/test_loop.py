@@ -11,6 +11,7 @@ import json
 import threading
 import time
 import uuid
+from collections import defaultdict
 
 import pytest
 from moto import mock_aws
@@ -18,9 +19,11 @@ from moto import mock_aws
 from cloud.worker.loop import Worker
 from cloud.worker.status import StatusReporter, parse_status_line
 from shared.config import load_config
-from shared.layout import input_key, result_key, worker_status_key
+from shared.job import recollect
+from shared.layout import input_key, new_request_id, result_prefix, worker_status_key
 from shared.messages import Request, Result
 from shared.provision import provision
+from shared.result_objects import FORMAT
 from shared.s3 import S3Service
 from shared.sqs import SQSService
 
@@ -49,7 +52,7 @@ class Client:
     def submit(self, files: dict[str, bytes]) -> None:
         bodies = []
         for name, data in files.items():
-            request_id = uuid.uuid4().hex
+            request_id = new_request_id()
             key = input_key(self.job_id, request_id, ".jpg")
             self.s3.put_bytes(self.cfg.input_bucket, key, data)
             self.names[request_id] = name
@@ -69,8 +72,16 @@ class Client:
                 self.sqs.delete_batch(self.reply_url, [m.receipt for m in messages])
         return results
 
-    def stored(self, request_id: str) -> Result:
-        return Result.from_dict(self.s3.get_json(self.cfg.output_bucket, result_key(self.job_id, request_id)))
+    def stored(self) -> dict[str, list[Result]]:
+        """Request id -> its results in the output bucket, read from the job's result objects."""
+        found: dict[str, list[Result]] = defaultdict(list)
+        for key in self.s3.list_keys(self.cfg.output_bucket, result_prefix(self.job_id)):
+            data = self.s3.get_json(self.cfg.output_bucket, key)
+            assert data["format"] == FORMAT
+            for item in data["results"]:
+                result = Result.from_dict(item)
+                found[result.request_id].append(result)
+        return found
 
     def depth(self, queue: str | None = None):
         return self.sqs.depth(self.sqs.url(queue or self.cfg.request_queue))
@@ -81,11 +92,11 @@ def start_worker(cloud, classifier):
     """Starts Worker.run() in a thread; teardown stops it and checks it ended."""
     running = []
 
-    def start(**changes):
+    def start(sqs=None, **changes):
         cfg = cloud.replace(**changes) if changes else cloud
         stdout = io.StringIO()
         status = StatusReporter("w1", stdout=stdout, s3=S3Service(cfg), bucket=cfg.output_bucket, refresh=0.5)
-        worker = Worker(cfg, classifier, worker_id="w1", status=status)
+        worker = Worker(cfg, classifier, worker_id="w1", status=status, sqs=sqs)
         outcome: dict[str, int] = {}
         thread = threading.Thread(target=lambda: outcome.update(code=worker.run()), name="test-worker")
         thread.start()
@@ -129,9 +140,8 @@ def test_good_and_bad_images_each_get_exactly_one_answer(cloud, start_worker, wo
     for name, (_, reason) in bad_files.items():
         assert by_name[name].error == reason and by_name[name].label is None
 
-    # The same answers are durable in S3, under the deterministic keys.
-    for result in results:
-        assert client.stored(result.request_id) == result
+    # The same answers are durable in S3, each once, in the job's batch objects.
+    assert client.stored() == {result.request_id: [result] for result in results}
     # Every request was deleted once answered.
     wait_until(lambda: client.depth().total == 0)
     assert stop(worker) == 0
@@ -184,7 +194,7 @@ def test_a_reply_queue_that_is_gone_is_not_an_error(cloud, start_worker, good_jp
     worker = start_worker()
     wait_until(lambda: client.depth().total == 0)
     [request_id] = client.names
-    assert client.stored(request_id).label == "monarch"  # durable in S3 all the same
+    assert client.stored()[request_id][0].label == "monarch"  # durable in S3 all the same
     assert worker.processed == 1
 
 
@@ -233,3 +243,28 @@ def test_results_serialise_as_the_reply_body(cloud, start_worker, good_jpeg):
     start_worker()
     [result] = client.replies(1)
     assert json.loads(result.to_json())["top5"][0] == ["monarch", result.score]
+
+
+def test_a_request_answered_again_after_a_lost_delete_is_read_back_once(cloud, start_worker, good_jpeg):
+    """The worker wrote the result, but the delete did not happen (as if it died just then): the
+    request comes back and is answered again in a second object; reading back gives it once."""
+
+    class FirstDeleteLost(SQSService):
+        lost = 0
+
+        def delete_batch(self, url, receipts):
+            if self.lost == 0 and url.endswith(cloud.request_queue):
+                self.lost += 1
+                return
+            super().delete_batch(url, receipts)
+
+    client = Client(cloud)
+    client.submit({"a.jpg": good_jpeg})
+    start_worker(sqs=FirstDeleteLost(cloud), visibility_timeout=2, heartbeat_interval=0.5)
+    replies = client.replies(2)
+    [request_id] = client.names
+    assert [r.request_id for r in replies] == [request_id] * 2  # answered twice...
+    wait_until(lambda: client.depth().total == 0)
+    assert [len(found) for found in client.stored().values()] == [2]  # ...in two objects
+    [result] = recollect(cloud, client.job_id)  # ...and read back once
+    assert result.request_id == request_id and result.label == "monarch"
