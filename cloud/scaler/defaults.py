@@ -18,6 +18,10 @@ LOCAL_BOOT_SECONDS = 1.0  # process start to polling, ONNX Runtime worker (issue
 # A local worker costs no money, only a second of one core to start, so a backlog that one worker
 # would take more than a few seconds over gets the next one (up to the local cap).
 LOCAL_TARGET_DRAIN_SECONDS = 5.0
+# Long polls of local workers: a stopping worker waits its polls out before it exits (messages handed
+# to a vanished poll would stay hidden a whole visibility timeout), so this bounds how long a scale-in
+# or closing the app takes. Empty receives against a loopback moto server cost nothing.
+LOCAL_WAIT_TIME = 2
 
 # EC2 and Auto Scaling: a restart from the warm pool costs ~12 s and a new launch ~40 s. After the
 # queue empties the last instance lingers as long as a restart would cost (the ski-rental rule:
@@ -67,6 +71,13 @@ def settings_for(cfg: Config, fleet: str | None = None) -> Settings:
         activation_backlog=cfg.activation_backlog,
         scale_in_delay=delay,
     )
+
+
+def worker_config(cfg: Config, fleet: str | None = None) -> Config:
+    """The configuration a fleet's workers run with: the fleet's own long-poll time when unset."""
+    if (fleet or cfg.fleet) == "local" and _unset(cfg, "wait_time"):
+        return cfg.replace(source="local fleet default", wait_time=min(cfg.wait_time, LOCAL_WAIT_TIME))
+    return cfg
 
 
 def tick_for(cfg: Config, fleet: str | None = None) -> float:

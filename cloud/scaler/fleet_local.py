@@ -101,13 +101,13 @@ class LocalFleet:
                  max_booting: int = LOCAL_MAX_BOOTING, clock: Callable[[], float] = time.time):
         """``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
         ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap)."""
-        self.cfg = cfg
+        from cloud.scaler.defaults import settings_for, worker_config
+
+        self.cfg = worker_config(cfg, "local")
         self._spawn = spawn or _default_spawn
         self._extra_args = tuple(extra_args)
         self.max_booting = max_booting
         self._log_dir = Path(log_dir) if log_dir else None
-        from cloud.scaler.defaults import settings_for
-
         self.max_workers = settings_for(cfg, "local").max_workers
         if worker_env is None:
             worker_env = thread_env(self.max_workers)

@@ -8,7 +8,11 @@ batch) and classifies it, and the publisher writes, replies and deletes the batc
 next one runs. A heartbeat extends the visibility of everything in hand.
 
 Stopping (``stop()``, the first SIGTERM, or the idle timeout): no more receives, the batch in hand is
-finished and published, requests received but not started are made visible again at once.
+finished and published, requests received but not started are made visible again at once. Then the
+worker waits out its receivers' long polls (at most ``wait_time`` plus a margin): SQS completes a poll
+even after the caller is gone, and whatever it hands a vanished worker would stay hidden for a whole
+visibility timeout, stalling the next job. A receiver that sees the stop gives back what its last poll
+brought (visibility 0) before it ends.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ DOWNLOAD_CONCURRENCY = 16
 MAX_RECEIVERS = 4
 TAKE_WAIT_SECONDS = 0.2  # how long the loop waits for work before re-checking stop and idle
 PUBLISH_BACKLOG = 2  # batches being published before inference waits for the publisher
+RECEIVE_MARGIN_SECONDS = 5  # beyond wait_time, for a long poll's round trip when a worker stops
 
 
 def _wait(published: Future) -> None:
@@ -139,8 +144,11 @@ class Worker:
             heartbeat.release([w.receipt for w in left], delay=0)
             publisher.close()
             downloads.shutdown(wait=False, cancel_futures=True)
+            receivers.join(timeout=cfg.wait_time + RECEIVE_MARGIN_SECONDS)
+            if receivers.alive:
+                log.warning("a receive did not end within %d s; its messages return after the visibility "
+                            "timeout", cfg.wait_time + RECEIVE_MARGIN_SECONDS)
             heartbeat.stop()
-            receivers.join(timeout=0.1)
             self.status.set(states.STOPPED)
         return 0
 
