@@ -6,12 +6,19 @@ import re
 import uuid
 
 _SAFE = re.compile(r"[^A-Za-z0-9_-]")
+_INPUT_SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")  # cosmetic: ".jpg"
 
 
 def input_key(job_id: str, request_id: str, suffix: str = "") -> str:
     """The uploaded image. The suffix (".jpg") is cosmetic; the worker decides by content."""
-    suffix = suffix.lower() if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix or "") else ""
-    return f"jobs/{job_id}/{request_id}{suffix}"
+    suffix = (suffix or "").lower()
+    return f"jobs/{job_id}/{request_id}{suffix if _INPUT_SUFFIX.fullmatch(suffix) else ''}"
+
+
+def is_input_key(key: str, job_id: str, request_id: str) -> bool:
+    """Whether ``key`` is what :func:`input_key` makes for this job and request, with any suffix."""
+    own = input_key(job_id, request_id)
+    return key == own or (key.startswith(own) and bool(_INPUT_SUFFIX.fullmatch(key[len(own):])))
 
 
 def job_prefix(job_id: str) -> str:
@@ -24,6 +31,9 @@ def manifest_key(job_id: str) -> str:
 
 
 REQUEST_ID = re.compile(r"[0-9a-f]{16}")  # what a client makes: a reader rejects any other shape
+# What clients make: shared.job.new_job_id (UTC time and 6 hex digits), or the desktop's 12 hex digits.
+# A worker admits no other shape (cloud.worker.admission): a job id becomes part of S3 keys.
+JOB_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}|[0-9a-f]{12}")
 BATCH_ID = re.compile(r"[0-9a-f]{32}")
 RESULT_BATCH = "batch"  # results/<job_id>/<batch_id>.json: a worker's answers of one batch for one job
 RESULT_SINGLE = "single"  # results/<job_id>/<request_id>.json: one result, written before batch objects

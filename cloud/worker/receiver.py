@@ -5,7 +5,9 @@ one finishes; with more than one receive in flight, a slow ReceiveMessage (SQS, 
 with many messages queued) does not leave inference waiting.
 
 A body that is not a valid request cannot be answered (there is no reply queue to answer to): it is
-logged and moved to the dead-letter queue at once, kept for inspection instead of bouncing.
+logged and moved to the dead-letter queue at once, kept for inspection instead of bouncing. So is a
+request that names anything outside the project (``cloud.worker.admission``): it is refused before
+anything is downloaded, written or sent for it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from cloud.worker.admission import Admission
 from cloud.worker.inbox import Inbox, Work
 from cloud.worker.visibility import Heartbeat
 from shared.config import MAX_BATCH
@@ -40,6 +43,7 @@ class Receivers:
         start_fetch: Callable[[Request], object],  # -> Future of cloud.worker.fetch.Fetched
         stopping: threading.Event,
         count: int = 2,
+        admission: Admission | None = None,  # default: the checks of the SQS service's own config
     ):
         self._sqs = sqs
         self._url = queue_url
@@ -49,6 +53,7 @@ class Receivers:
         self._heartbeat = heartbeat
         self._start_fetch = start_fetch
         self._stopping = stopping
+        self._admission = admission or Admission(sqs.cfg, queue_url)
         self.last_message_at = time.monotonic()  # for the idle timeout
         self.dead_lettered = 0
         self._threads = [threading.Thread(target=self._run, name=f"receive-{i}", daemon=True)
@@ -109,12 +114,16 @@ class Receivers:
         try:
             request = Request.from_json(message.body)
         except MessageError as exc:
-            self._dead_letter(message, str(exc))
+            self._dead_letter(message, f"malformed: {exc}")
+            return None
+        refusal = self._admission.refusal(request)
+        if refusal is not None:
+            self._dead_letter(message, f"refused: {refusal}")
             return None
         return Work(message=message, request=request, received=received, fetch=self._start_fetch(request))
 
     def _dead_letter(self, message: Message, reason: str) -> None:
-        log.warning("malformed request %s (%s): moving it to the dead-letter queue; body starts %r",
+        log.warning("request %s %s; moving it to the dead-letter queue; body starts %r",
                     message.id, reason, message.body[:200])
         try:
             self._sqs.send_batch(self._dead_letter_url(), [message.body])
