@@ -7,7 +7,7 @@ Default: from zero workers (an idle `imgrec up`), submit the 100-image workload 
 and report the most workers seen and the job's wall time. Prints a table, then one JSON line.
 
 --measure-cap: throughput of the 100-image workload with 1, 2 and 3 warm workers (fixed, no
-scaler), to choose the local fleet's default cap (fleet_local.LOCAL_MAX_WORKERS).
+scaler), to choose the local fleet's default cap (defaults.LOCAL_MAX_WORKERS).
 
     .venv/bin/python bench/scaling_local.py [--measure-cap] [--rounds 3]
 """

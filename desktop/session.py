@@ -31,21 +31,15 @@ class SessionError(RuntimeError):
     """The session could not be opened or observed; the message is one sentence for the banner."""
 
 
-def spawn_apart(cfg: Config, worker_id: str, extra_args=(), **kwargs):
-    """Starts a local worker in a session of its own: on Linux each session is a scheduler autogroup,
-    and a worker in the window's group would take the window's CPU share however nice it is
-    (measured: event-loop stalls of 300 ms with CPU-bound children in the group, under 10 ms without)."""
-    from cloud.worker.process import spawn_worker
-
-    return spawn_worker(cfg, worker_id, extra_args, new_session=True, **kwargs)
-
-
 def make_fleet(cfg: Config):
     """The fleet that cfg.fleet names. A loopback endpoint always gets local worker processes."""
     if cfg.fleet == "local" or cfg.is_local:
         from cloud.scaler.fleet_local import LocalFleet
 
-        return LocalFleet(cfg, spawn=spawn_apart)
+        # Each worker in a session of its own: on Linux each session is a scheduler autogroup, and a worker
+        # in the window's group would take the window's CPU share however nice it is (measured: event-loop
+        # stalls of 300 ms with CPU-bound children in the group, under 10 ms without).
+        return LocalFleet(cfg, new_session=True)
     if cfg.fleet == "ec2":
         from cloud.scaler.fleet_ec2 import Ec2Fleet
 

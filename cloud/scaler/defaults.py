@@ -10,8 +10,24 @@ from __future__ import annotations
 from cloud.scaler.policy import Settings
 from shared.config import Config
 
-# Local worker processes share this machine's cores. Measured with bench/scaling_local.py on a
-# 2-core machine (100-image workload): see LOCAL_MAX_WORKERS's note in fleet_local.py.
+# Local worker processes share this machine's cores.
+# The local default cap, chosen by measurement WITH TORCH WORKERS (before issue 7's ONNX Runtime
+# worker; to be measured again): bench/scaling_local.py --measure-cap, 100-image workload through the
+# embedded cloud, warm workers, this 2-core machine (shared, load 3-13):
+#   1 worker 8.7-10.9 images/s, 2 workers 9.9-13.4 (+14-23 %), 3 workers 4.0-13.8 (at best +3 %,
+#   within run-to-run noise, at worst far slower when the machine is busy).
+# Each worker holds about 1.5 GB, and torch threads are split between them (thread_env): the second
+# worker pays for itself by overlapping one worker's queue and S3 round trips with the other's
+# inference; a third only contends. Set max_workers to override (imgrec up --max-workers N).
+LOCAL_MAX_WORKERS = 2
+
+# One cold start at a time. Measured WITH TORCH WORKERS (to be measured again with the ONNX Runtime
+# worker, which starts in about a second): starting a worker was CPU-bound (importing torch and
+# torchvision, loading the model: about 6.5 s alone on this 2-core machine under load, 9-10 s each for
+# two started together), so a second start in parallel delayed the first worker, the one that gets the
+# first results out. The next start follows as soon as the booting worker reports ready.
+LOCAL_MAX_BOOTING = 1
+
 LOCAL_TICK = 0.5  # seconds; a GetQueueAttributes against a loopback moto server costs ~2 ms
 LOCAL_SCALE_IN_DELAY = 0.5  # a local restart costs ~1 s of one core, not money
 LOCAL_BOOT_SECONDS = 1.0  # process start to polling, ONNX Runtime worker (issue 7; torch took 5-8 s)
@@ -40,12 +56,6 @@ def _unset(cfg: Config, name: str) -> bool:
     return cfg.source_of(name) == "default"
 
 
-def local_max_workers() -> int:
-    from cloud.scaler.fleet_local import LOCAL_MAX_WORKERS
-
-    return LOCAL_MAX_WORKERS
-
-
 def settings_for(cfg: Config, fleet: str | None = None) -> Settings:
     """The policy settings for ``fleet`` (default: cfg.fleet), fleet defaults filling unset values."""
     fleet = fleet or cfg.fleet
@@ -53,7 +63,7 @@ def settings_for(cfg: Config, fleet: str | None = None) -> Settings:
     if fleet == "local":
         boot = LOCAL_BOOT_SECONDS
         if _unset(cfg, "max_workers"):
-            max_workers = max(local_max_workers(), cfg.min_workers)
+            max_workers = max(LOCAL_MAX_WORKERS, cfg.min_workers)
         if _unset(cfg, "scale_in_delay"):
             delay = LOCAL_SCALE_IN_DELAY
         if _unset(cfg, "target_drain_seconds"):

@@ -31,28 +31,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from cloud.scaler.defaults import LOCAL_MAX_BOOTING, settings_for, worker_config
 from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, FleetState, ScaleResult, Worker
 from cloud.worker.status import parse_status_line, reported_rate
 from shared.config import Config
 
 log = logging.getLogger(__name__)
-
-# The local default cap, chosen by measurement WITH TORCH WORKERS (before issue 7's ONNX Runtime
-# worker; to be measured again): bench/scaling_local.py --measure-cap, 100-image workload through the
-# embedded cloud, warm workers, this 2-core machine (shared, load 3-13):
-#   1 worker 8.7-10.9 images/s, 2 workers 9.9-13.4 (+14-23 %), 3 workers 4.0-13.8 (at best +3 %,
-#   within run-to-run noise, at worst far slower when the machine is busy).
-# Each worker holds about 1.5 GB, and torch threads are split between them (thread_env): the second
-# worker pays for itself by overlapping one worker's queue and S3 round trips with the other's
-# inference; a third only contends. Set max_workers to override (imgrec up --max-workers N).
-LOCAL_MAX_WORKERS = 2
-
-# One cold start at a time. Measured WITH TORCH WORKERS (to be measured again with the ONNX Runtime
-# worker, which starts in about a second): starting a worker was CPU-bound (importing torch and
-# torchvision, loading the model: about 6.5 s alone on this 2-core machine under load, 9-10 s each for
-# two started together), so a second start in parallel delayed the first worker, the one that gets the
-# first results out. The next start follows as soon as the booting worker reports ready.
-LOCAL_MAX_BOOTING = 1
 
 STOP_GRACE_SECONDS = 15.0  # close(): SIGTERM, then SIGKILL whatever is still running after this
 RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest pause after a worker died on its own
@@ -60,11 +44,11 @@ RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest pause after a worker 
 SpawnFn = Callable[..., subprocess.Popen]
 
 
-def _default_spawn(cfg: Config, worker_id: str, extra_args: Sequence[str] = (), *,
-                   log_path: Path | None = None, env: dict[str, str] | None = None) -> subprocess.Popen:
+def _default_spawn(cfg: Config, worker_id: str, extra_args: Sequence[str] = (), *, log_path: Path | None = None,
+                   env: dict[str, str] | None = None, new_session: bool = False) -> subprocess.Popen:
     from cloud.worker.process import spawn_worker
 
-    return spawn_worker(cfg, worker_id, extra_args, log_path=log_path, env=env)
+    return spawn_worker(cfg, worker_id, extra_args, log_path=log_path, env=env, new_session=new_session)
 
 
 def thread_env(max_workers: int) -> dict[str, str]:
@@ -98,13 +82,15 @@ class LocalFleet:
 
     def __init__(self, cfg: Config, spawn: SpawnFn | None = None, extra_args: Sequence[str] = (), *,
                  log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
-                 max_booting: int = LOCAL_MAX_BOOTING, clock: Callable[[], float] = time.time):
+                 max_booting: int = LOCAL_MAX_BOOTING, clock: Callable[[], float] = time.time,
+                 new_session: bool = False):
         """``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
-        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap)."""
-        from cloud.scaler.defaults import settings_for, worker_config
-
+        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap);
+        ``new_session``: each worker in a session (on Linux, a scheduler autogroup) of its own, so that its
+        inference takes no CPU share from this process's group (the desktop app's window)."""
         self.cfg = worker_config(cfg, "local")
         self._spawn = spawn or _default_spawn
+        self._spawn_options = {"new_session": True} if new_session else {}
         self._extra_args = tuple(extra_args)
         self.max_booting = max_booting
         self._log_dir = Path(log_dir) if log_dir else None
@@ -168,7 +154,8 @@ class LocalFleet:
         if self._log_dir is not None:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self._log_dir / f"{worker_id}.log"
-        handle = self._spawn(self.cfg, worker_id, self._extra_args, log_path=log_path, env=self._worker_env)
+        handle = self._spawn(self.cfg, worker_id, self._extra_args, log_path=log_path, env=self._worker_env,
+                             **self._spawn_options)
         proc = _Process(id=worker_id, handle=handle, started=now, since=now)
         proc.reader = threading.Thread(target=self._read, args=(proc,), name=f"fleet-{worker_id}", daemon=True)
         self._procs[worker_id] = proc

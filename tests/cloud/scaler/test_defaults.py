@@ -1,7 +1,7 @@
 """Per-fleet defaults: a setting left at its default gets the fleet's own; a setting given always wins."""
 
 from cloud.scaler import defaults
-from cloud.scaler.fleet_local import LOCAL_MAX_WORKERS
+from cloud.scaler.defaults import LOCAL_MAX_WORKERS
 from shared.config import load_config
 
 
