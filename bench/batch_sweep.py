@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-WORKLOAD = ROOT.parent / "shared" / "workloads" / "imagenet-100"
+from bench.measure import WORKLOAD  # noqa: E402
 
 
 def sweep(classifier, prepared: list, sizes: list[int], repeat: int) -> dict[int, float]:

@@ -39,7 +39,6 @@ import math
 import os
 import platform
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -51,14 +50,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-WORKLOAD = ROOT.parent / "shared" / "workloads" / "imagenet-100"
 
 from bench.measure import (  # noqa: E402 - after the path set-up
+    WORKLOAD,
     RequestCounter,
     children_cpu_seconds,
     count_shared_aws_clients,
     own_cpu_seconds,
     process_cpu_seconds,
+    workload_copies,
 )
 from shared.config import ENGINES  # noqa: E402
 
@@ -236,19 +236,6 @@ class WorkerProcess:
 
 
 # --- the measurements -------------------------------------------------------------------------------------
-def workload_copies(dest: Path, repeat: int) -> list[Path]:
-    """The workload repeated: copy r of test_7.JPEG is dest/r<r>/test_7.JPEG (same bytes, own name)."""
-    files = sorted(WORKLOAD.glob("*.JPEG"))
-    out = []
-    for r in range(repeat):
-        folder = dest / f"r{r}"
-        folder.mkdir(parents=True)
-        for f in files:
-            shutil.copyfile(f, folder / f.name)
-            out.append(folder / f.name)
-    return out
-
-
 def original_cpu(paths: list[Path], engine: str) -> list[float]:
     """CPU seconds of a new `imgrec predict FILE` process per image (the original app tier's way), one
     per path after an untimed first run (page cache, model cache: a long-running instance has both)."""

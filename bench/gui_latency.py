@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
@@ -27,19 +26,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-WORKLOAD = ROOT.parent / "shared" / "workloads" / "imagenet-100"
+from bench.measure import WORKLOAD, workload_copies  # noqa: E402
+
 GOAL_MS = 50.0
-
-
-def workload_copies(dest: Path, repeat: int) -> int:
-    """The workload repeated: copy r of test_7.JPEG is dest/r<r>/test_7.JPEG (same bytes, own name)."""
-    files = sorted(WORKLOAD.glob("*.JPEG"))
-    for r in range(repeat):
-        folder = dest / f"r{r:02d}"
-        folder.mkdir(parents=True)
-        for f in files:
-            shutil.copyfile(f, folder / f.name)
-    return len(files) * repeat
 
 
 class StallMeter:
@@ -114,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     with tempfile.TemporaryDirectory(prefix="imgrec-gui-latency-") as tmp:
         folder = Path(tmp) / "images"
-        count = workload_copies(folder, args.repeat)
+        count = len(workload_copies(folder, args.repeat))
         settings = DesktopSettings(target=EMBEDDED, scaler=IN_APP, max_workers=args.max_workers)
         view = MainView()
         controller = MainController(view, settings, Config(), Path(tmp) / "history.sqlite3")

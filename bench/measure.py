@@ -11,6 +11,8 @@
     counter.sent                                 # [(time.time(), name, body bytes), ...] in the order sent
     counter.threads["sqs.ReceiveMessage"]        # names of the threads that sent them
 
+    copies = workload_copies(tmp, 3)             # the standard workload, 3 times, under names of their own
+
 Requests are counted on botocore's ``before-send`` event: once per HTTP request actually sent, so a
 retried call counts once per attempt, as AWS bills it.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import threading
 import time
 from collections import Counter
@@ -27,6 +30,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WORKLOAD = Path(__file__).resolve().parents[2] / "shared" / "workloads" / "imagenet-100"  # beside the checkout
+
+
+def workload_copies(dest: Path, repeat: int) -> list[Path]:
+    """The workload repeated: copy r of test_7.JPEG is dest/r<r>/test_7.JPEG (same bytes, own name)."""
+    out = []
+    for r in range(repeat):
+        folder = dest / f"r{r}"
+        folder.mkdir(parents=True)
+        for f in sorted(WORKLOAD.glob("*.JPEG")):
+            shutil.copyfile(f, folder / f.name)
+            out.append(folder / f.name)
+    return out
 
 # /proc/<pid>/stat fields after "(comm)": the 1st is field 3 (state), so utime (14) and stime (15)
 # are the 12th and 13th. comm may hold spaces and parentheses: split after its last ")".

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,23 +29,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.measure import own_cpu_seconds, process_cpu_seconds  # noqa: E402
+from bench.measure import WORKLOAD, own_cpu_seconds, process_cpu_seconds, workload_copies  # noqa: E402
 
 BEST_BATCH = {"onnx": 8, "torch": 8}  # bench/batch_sweep.py on the development machine (README)
-WORKLOAD = ROOT.parent / "shared" / "workloads" / "imagenet-100"
-
-
-def workload_copies(dest: Path, repeat: int) -> list[Path]:
-    """The workload repeated: copy r of test_7.JPEG is dest/r<r>/test_7.JPEG (same bytes, own name)."""
-    files = sorted(WORKLOAD.glob("*.JPEG"))
-    out = []
-    for r in range(repeat):
-        folder = dest / f"r{r}"
-        folder.mkdir(parents=True)
-        for f in files:
-            shutil.copyfile(f, folder / f.name)
-            out.append(folder / f.name)
-    return out
 
 
 def inprocess(folder: Path, engine: str, batch_size: int) -> tuple[float, float, dict[str, str]]:
