@@ -20,13 +20,19 @@ class MessageError(ValueError):
     """A message body that is not a valid request or result of a known version."""
 
 
-def _load(body: str | bytes) -> dict[str, Any]:
+def json_object(body: str | bytes) -> dict[str, Any]:
+    """The JSON object in ``body``, or MessageError saying why it is not one."""
     try:
         data = json.loads(body)
     except (TypeError, ValueError) as exc:
         raise MessageError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise MessageError("not a JSON object")
+    return data
+
+
+def _load(body: str | bytes) -> dict[str, Any]:
+    data = json_object(body)
     version = data.get("v")
     if version != VERSION:
         raise MessageError(f"unknown message version {version!r} (this build speaks {VERSION})")

@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 
 from shared import layout
-from shared.messages import MessageError, Result
+from shared.messages import MessageError, Result, json_object
 
 FORMAT = 2
 MAX_RESULTS_PER_OBJECT = 10_000  # far over any batch size; a bigger list is not ours
@@ -41,12 +41,7 @@ def parse(kind: str, name: str, body: bytes, job_id: str) -> tuple[list[Result],
 
     ``kind`` and ``name`` are what ``layout.result_object`` said of its key. Raises MessageError
     when the object as a whole is not a result object."""
-    try:
-        data = json.loads(body)
-    except (TypeError, ValueError) as exc:
-        raise MessageError(f"not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise MessageError("not a JSON object")
+    data = json_object(body)
     if kind == layout.RESULT_SINGLE:
         raw = [data]
     elif kind == layout.RESULT_BATCH:
