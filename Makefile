@@ -30,7 +30,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 
 bench: install
+	$(PY) bench/batch_sweep.py
 	$(PY) bench/throughput.py
+	$(PY) bench/startup.py
+	$(PY) bench/cost.py
+	$(PY) bench/photos.py
 	$(PY) bench/scaling_local.py
 	$(PY) bench/scaling_sim.py
 
