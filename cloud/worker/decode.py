@@ -12,12 +12,19 @@ CPU of a full decode (bench/photos.py). It is OFF (``DRAFT``): on the 12 MP benc
 the full decode's for 93 of 100 photos, under the 99 we ask for. The seven that differ were near-ties
 (top-1 and top-2 within 0.02; the draft's label always in the full decode's top 5), and the sensor
 noise alone (the same photos with another noise seed) changes 4 of 100; bench/README.md has it all.
+
+Modes: every image ends as 8-bit RGB that looks as the photo does in a viewer (:func:`to_rgb`), never by
+Pillow's ``convert("RGB")`` alone, which clips 16-bit greyscale to white and drops alpha. Deeper samples
+are scaled by their bit depth, transparency is composited over white, and a CMYK JPEG without Adobe's
+marker is not read inverted. Each mode gives the label of the same photo in 8-bit RGB
+(tests/cloud/worker/test_decode_modes.py).
 """
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from shared.config import Config
@@ -31,6 +38,8 @@ Image.MAX_IMAGE_PIXELS = None
 DEFAULT_MAX_PIXELS = Config.max_image_pixels
 DEFAULT_MAX_BYTES = Config.max_image_bytes
 DRAFT = False  # JPEG DCT scaling when the caller says how small the image may get: off, see above
+BACKGROUND = (255, 255, 255)  # what shows through transparency: white, as most viewers show it
+TIFF_BITS_PER_SAMPLE = 258
 
 
 class BadImage(Exception):
@@ -64,10 +73,59 @@ def decode_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: i
             # for a square keeps the short side >= min_size whichever way EXIF turns it afterwards.
             image.draft("RGB", (min_size, min_size))
         image.load()
-        image = ImageOps.exif_transpose(image)  # photos taken sideways are classified upright
-        return image.convert("RGB")
+        # Photos taken sideways are classified upright. In place: the format and a TIFF's tags, which
+        # to_rgb reads, stay (a transposed copy has neither).
+        ImageOps.exif_transpose(image, in_place=True)
+        return to_rgb(image)
     except Exception:  # OSError "image file is truncated", SyntaxError, struct.error, ...
         raise BadImage("truncated or corrupt image") from None
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """``image`` in 8-bit RGB as a viewer shows it, whatever its mode (the modes are in the module's docstring)."""
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        image = Image.fromarray(_to_8bit(np.asarray(image), _integer_full_scale(image)))
+    elif image.mode == "F":
+        image = Image.fromarray(_to_8bit(np.asarray(image), _float_full_scale(np.asarray(image))))
+    elif image.mode == "CMYK" and image.format == "JPEG" and "adobe" not in image.info:
+        # Pillow reads every CMYK JPEG as Adobe's inverted CMYK; without Adobe's marker the samples are
+        # plain CMYK (as browsers read them), so undo Pillow's inversion.
+        image = Image.fromarray(255 - np.asarray(image), "CMYK")
+    if image.mode in ("RGBA", "RGBa", "LA", "La", "PA") or "transparency" in image.info:
+        # P or L with a transparent index or colour, per-entry palette alpha, real alpha: over BACKGROUND.
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, (*BACKGROUND, 255)), rgba).convert("RGB")
+    # 1, L, P, RGB, CMYK (Pillow's conversion is multiplicative), YCbCr, ... A 16-bit RGB(A) PNG or TIFF
+    # already opens as 8-bit RGB(A), its high bytes: under a level from rounding, nothing clipped.
+    return image.convert("RGB")
+
+
+def _integer_full_scale(image: Image.Image) -> int:
+    """The sample value that means white. A TIFF says its bit depth (a 12-bit camera TIFF opens as I;16 with
+    values up to 4095); otherwise "I;16*" spans 0..65535, and "I" (32-bit signed in Pillow: PGM/PPM deeper
+    than 8 bits, which Pillow scales to 0..65535, or a PNG in older Pillows) is taken as 16-bit unless a
+    value is over 65535, then as 32-bit signed (0..2**31 - 1). Negative values are black."""
+    declared = getattr(image, "tag_v2", {}).get(TIFF_BITS_PER_SAMPLE)
+    if declared:
+        bits = declared[0] if isinstance(declared, tuple) else int(declared)
+        return 2 ** min(bits, 31) - 1  # Pillow's "I" holds 31 bits and a sign
+    if image.mode.startswith("I;16"):
+        return 65535
+    return 65535 if int(np.asarray(image).max(initial=0)) <= 65535 else 2**31 - 1
+
+
+def _float_full_scale(samples: np.ndarray) -> float:
+    """Float images have no bit depth: white is 1.0 when no finite value is over 1 (the usual 0..1
+    convention), else 255 when none is over 255 (8-bit data stored as float), else the largest value."""
+    finite = samples[np.isfinite(samples)]
+    top = float(finite.max()) if finite.size else 1.0
+    return 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else top
+
+
+def _to_8bit(samples: np.ndarray, full_scale: float) -> np.ndarray:
+    """0..full_scale onto 0..255, rounded; out-of-range values clipped and NaN black."""
+    scaled = np.nan_to_num(samples.astype(np.float64) * (255.0 / full_scale), nan=0.0)
+    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
 
 
 def min_size_for(classifier: object) -> int | None:
