@@ -20,7 +20,7 @@ from cloud.worker.loop import Worker
 from cloud.worker.status import StatusReporter, parse_status_line
 from shared.config import load_config
 from shared.job import recollect
-from shared.layout import input_key, new_request_id, result_prefix, worker_status_key
+from shared.layout import input_key, new_request_id, reply_queue_name, result_prefix, worker_status_key
 from shared.messages import Request, Result
 from shared.provision import provision
 from shared.result_objects import FORMAT
@@ -46,7 +46,7 @@ class Client:
         self.s3 = S3Service(cfg)
         self.sqs = SQSService(cfg)
         self.job_id = uuid.uuid4().hex[:12]
-        self.reply_url = self.sqs.create_queue(f"replies-{self.job_id}")
+        self.reply_url = self.sqs.create_queue(reply_queue_name(cfg.reply_queue_prefix, self.job_id))
         self.names: dict[str, str] = {}  # request id -> file name
 
     def submit(self, files: dict[str, bytes]) -> None:
@@ -149,7 +149,9 @@ def test_good_and_bad_images_each_get_exactly_one_answer(cloud, start_worker, wo
 
 def test_a_missing_or_oversized_image_is_answered(cloud, start_worker, good_jpeg):
     client = Client(cloud)
-    request = Request("r-missing", client.job_id, cloud.input_bucket, "jobs/nowhere.jpg", "gone.jpg", client.reply_url)
+    missing = new_request_id()  # its image was never uploaded
+    request = Request(missing, client.job_id, cloud.input_bucket, input_key(client.job_id, missing, ".jpg"), "gone.jpg",
+                      client.reply_url)
     client.send_raw(request.to_json())
     client.submit({"big.jpg": good_jpeg})
     start_worker(max_image_bytes=1000)

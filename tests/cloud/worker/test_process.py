@@ -15,7 +15,8 @@ import pytest
 from cloud.worker.process import config_env, spawn_worker
 from cloud.worker.status import parse_status_line
 from shared.config import load_config
-from shared.layout import input_key, worker_status_key
+from shared.job import new_job_id
+from shared.layout import input_key, new_request_id, reply_queue_name, worker_status_key
 from shared.messages import Request, Result
 from shared.provision import provision
 from shared.s3 import S3Service
@@ -67,11 +68,12 @@ def test_spawned_worker_answers_and_drains_on_sigterm(cloud, good_jpeg, tmp_path
         status.wait_for("ready", READY_TIMEOUT_SECONDS)
         assert status.seen == ["loading", "ready"]
 
-        reply_url = sqs.create_queue(f"replies-{uuid.uuid4().hex[:8]}")
-        key = input_key("job1", "r1", ".jpg")
+        reply_url = sqs.create_queue(reply_queue_name(cloud.reply_queue_prefix, uuid.uuid4().hex[:8]))
+        job_id, request_id = new_job_id(), new_request_id()
+        key = input_key(job_id, request_id, ".jpg")
         s3.put_bytes(cloud.input_bucket, key, good_jpeg)
         sqs.send_batch(sqs.url(cloud.request_queue),
-                       [Request("r1", "job1", cloud.input_bucket, key, "butterfly.jpg", reply_url).to_json()])
+                       [Request(request_id, job_id, cloud.input_bucket, key, "butterfly.jpg", reply_url).to_json()])
         [reply] = sqs.receive(reply_url, wait=20)
         result = Result.from_json(reply.body)
         assert (result.label, result.worker_id) == ("monarch", "spawned-1")
