@@ -10,8 +10,15 @@ called from background threads; nothing here touches Qt or torch.
     client.close()                          # deletes the reply queue
 
 How it works:
-- ``submit`` uploads through boto3's transfer manager (``cfg.upload_concurrency`` at a time) and, as
-  uploads finish, a background thread sends the requests in batches of 10. The whole backlog goes
+- ``submit`` uploads the inputs in packs: up to ``layout.PACK_MAX_IMAGES`` (10) consecutive files'
+  bytes end to end in one object ``jobs/<job>/pack-<n>`` of at most ``layout.PACK_MAX_BYTES`` (a larger
+  file is a pack of one), one PutObject each instead of one per image (S3 PUTs were most of the cost
+  per image). Packs go through boto3's transfer manager (``cfg.upload_concurrency`` at a time, at
+  most ``UPLOAD_BUFFER_BYTES`` of them in memory). Each request names its pack and its image's byte
+  range (``offset``, ``length``); the worker reads just that range. Files are reported uploaded
+  (``on_uploaded``) when their pack is durable; a pack that fails to upload is one error row per file
+  in it. As packs finish, a background thread sends the requests in batches of 10, a pack's in one
+  batch where it can (a cancel, checked between batches, stops between packs). The whole backlog goes
   onto the queue, so the autoscaler sees it. ``JobClient(window=N)`` optionally keeps at most N of a
   job's requests queued at once and sends the rest as results come back (back-pressure for a slow
   queue); ``submit`` then returns once what the window allows has been sent, and ``job.requests``
@@ -26,9 +33,11 @@ How it works:
 - Every item submitted comes back exactly once from ``collect``: uploaded and classified, or as an
   error result (upload failed, cancelled before it was enqueued, timed out). Errors from before the
   queue are also kept in ``job.upload_errors``.
-- ``cfg.upload = "preview"`` sends a downscaled JPEG (``shared.preview``) in place of each photo,
-  made a few at a time in threads just ahead of its upload, under the same key and request name, so
+- ``cfg.upload = "preview"`` packs a downscaled JPEG (``shared.preview``) in place of each photo,
+  made a few at a time in threads just ahead of its pack, under the same request and name, so
   results still carry the original file's name. ``upload_tally(job_id)`` says what was sent.
+- Inputs that will never be read are deleted: a pack none of whose requests was sent (cancelled,
+  closed, or enqueuing stopped); a pack with one request sent stays for the workers.
 """
 
 from __future__ import annotations
@@ -66,6 +75,7 @@ RECEIVER_THREADS = 2
 REPLY_RETENTION_SECONDS = 24 * 3600
 FETCH_THREADS = 16
 PREVIEW_THREADS = min(4, os.cpu_count() or 1)  # Pillow releases the interpreter lock while it resizes
+UPLOAD_BUFFER_BYTES = 4 * layout.PACK_MAX_BYTES  # packs read into memory and not yet uploaded, at most
 
 TIMED_OUT = "timed out waiting for a result"
 CANCELLED_BEFORE_UPLOAD = "cancelled before upload"
@@ -148,13 +158,14 @@ class JobClient:
         *,
         skipped: Sequence[Skipped] = (),
     ) -> Job:
-        """Uploads concurrently, then enqueues in batches of 10 as uploads finish.
+        """Uploads in packs, concurrently, then enqueues in batches of 10 as packs finish.
 
-        On cancel: stops uploading; what was uploaded but not enqueued is not enqueued; what was
-        enqueued stays in the job (its results still arrive).
+        On cancel: stops uploading between packs; what was uploaded but not enqueued is not enqueued
+        (and its pack deleted); what was enqueued stays in the job (its results still arrive).
 
         ``on_uploaded`` is called once per item whose upload finished, successfully or not (a failed
-        one comes back from collect as an error), from transfer threads. ``skipped`` files are only
+        one comes back from collect as an error): for the files of a pack when the pack is durable,
+        from transfer threads. ``skipped`` files are only
         recorded in the job's manifest, for `imgrec results`."""
         if self._closed:
             raise JobError("this JobClient is closed")
@@ -164,7 +175,7 @@ class JobClient:
         for item in items:
             rid = layout.new_request_id()
             items_by_rid[rid] = item
-        run = JobRun(job, items_by_rid, self.window, cancelled)
+        run = _PackedRun(job, items_by_rid, self.window, cancelled)
         with self._lock:
             if job.job_id in self._runs:
                 raise JobError(f"job {job.job_id} is already running in this client")
@@ -204,7 +215,7 @@ class JobClient:
             self._preview_side = preview_long_side(preprocessing)
         return self._preview_side
 
-    def _upload(self, run: JobRun, on_uploaded, cancelled: Callable[[], bool]) -> None:
+    def _upload(self, run: _PackedRun, on_uploaded, cancelled: Callable[[], bool]) -> None:
         if self.cfg.upload != "preview":
             self._upload_files(run, on_uploaded, cancelled, None)
             return
@@ -217,16 +228,21 @@ class JobClient:
             finally:
                 pool.shutdown(cancel_futures=True)
 
-    def _upload_files(self, run: JobRun, on_uploaded, cancelled: Callable[[], bool],
+    def _upload_files(self, run: _PackedRun, on_uploaded, cancelled: Callable[[], bool],
                       previews: _Previews | None) -> None:
+        """Reads the items (or their previews) in order into packs of up to PACK_MAX_IMAGES images and
+        PACK_MAX_BYTES, uploads each pack as one object and hands its requests to the enqueuer together
+        once it is durable. A file that cannot be read is an error row of its own; a pack whose upload
+        fails is one error row per file in it."""
         cfg = self.cfg
-        slots = threading.BoundedSemaphore(2 * cfg.upload_concurrency)  # so that cancel stops uploads soon
+        in_flight = _InFlight(UPLOAD_BUFFER_BYTES)  # memory: packs read and not yet uploaded
         with self._lock:
             tally = self._tallies[run.job.job_id] = UploadTally()
-        sent: dict[str, tuple[str, int]] = {}  # rid -> (the file uploaded, its size)
-        rid_of_key: dict[str, str] = {}
         started: set[str] = set()
         finished: set[str] = set()
+
+        def stopping() -> bool:
+            return cancelled() or run.stopped is not None
 
         def report(item: Item, sent_bytes: int | None = None) -> None:  # None: nothing was uploaded
             with self._lock:
@@ -242,39 +258,69 @@ class JobClient:
                 except Exception:  # noqa: BLE001 - a caller's callback must not stop the uploads
                     log.exception("on_uploaded callback failed")
 
-        def uploads():
+        def readied():
+            """(request id, the bytes to send) per item, in order; items that cannot be sent are
+            answered here."""
             for rid, item in run.items.items():
-                if cancelled() or run.stopped is not None:
+                if stopping():
                     return
                 if item.size > cfg.max_image_bytes:
                     run.fail(rid, f"too large: {item.size} bytes (the limit is {cfg.max_image_bytes})", True)
-                    finished.add(rid)
-                    report(item)
-                    continue
-                slots.acquire()
-                if cancelled() or run.stopped is not None:
-                    slots.release()
-                    return
-                key = layout.input_key(run.job.job_id, rid, item.suffix)
-                rid_of_key[key] = rid
-                sent[rid] = previews.take(rid, item) if previews is not None else (str(item.path), item.size)
-                started.add(rid)
-                yield Upload(sent[rid][0], cfg.input_bucket, key)
+                else:
+                    try:
+                        yield rid, _input_bytes(rid, item, previews)
+                        continue
+                    except OSError as exc:  # vanished or unreadable since the scan
+                        run.fail(rid, f"upload failed: {_one_line(exc)}", True)
+                finished.add(rid)
+                report(item)
+
+        def pack(members: list[tuple[str, bytes]]) -> Upload | None:
+            """The pack's upload, once there is room for it in memory; None when stopping."""
+            data = b"".join(part for _, part in members)
+            in_flight.acquire(len(data))
+            if stopping():  # cancel stops between packs: this one is not sent
+                in_flight.release(len(data))
+                return None
+            key = layout.pack_key(run.job.job_id, len(run.packs))
+            run.add_pack(key, [(rid, len(part)) for rid, part in members])
+            started.update(rid for rid, _ in members)
+            return Upload(f"{len(members)} file(s) of job {run.job.job_id}", cfg.input_bucket, key, data)
+
+        def uploads():
+            members: list[tuple[str, bytes]] = []
+            size = 0
+            for rid, data in readied():
+                if members and (len(members) == layout.PACK_MAX_IMAGES or size + len(data) > layout.PACK_MAX_BYTES):
+                    upload = pack(members)
+                    if upload is None:
+                        return
+                    yield upload
+                    members, size = [], 0
+                members.append((rid, data))
+                size += len(data)
+            if members and not stopping():
+                upload = pack(members)
+                if upload is not None:
+                    yield upload
 
         def on_done(upload: Upload, error: BaseException | None) -> None:
-            rid = rid_of_key[upload.key]
-            slots.release()
-            finished.add(rid)
-            if previews is not None:
-                previews.discard(rid)
+            in_flight.release(len(upload.data))
+            rids = run.packs[upload.key]
+            finished.update(rids)
             if error is not None:
-                run.fail(rid, f"upload failed: {_one_line(error)}", before_queue=True)
-            elif not run.uploaded(rid):
-                self._delete_inputs(run, [rid])
-            report(run.items[rid], sent[rid][1] if error is None else None)
+                for rid in rids:
+                    run.fail(rid, f"upload failed: {_one_line(error)}", before_queue=True)
+            else:
+                with run.cond:  # the pack's requests reach the enqueuer together, or none of them
+                    accepted = [rid for rid in rids if run.uploaded(rid)]
+                if not accepted:
+                    self._delete_inputs(run, rids)
+            for rid in rids:
+                report(run.items[rid], run.placed[rid][2] if error is None else None)
 
         try:
-            # Cancellation is checked in uploads(): every upload it yields is really started.
+            # Cancellation is checked in uploads(): every pack it yields is really started.
             self.s3.upload_many(uploads(), on_done)
         except (BotoCoreError, ClientError, OSError) as exc:
             log.error("uploads stopped: %s", _one_line(exc))
@@ -312,20 +358,22 @@ class JobClient:
                 run.cond.notify_all()
             self._write_manifest(run, final=True)
 
-    def _send(self, run: JobRun, batch: list[str]) -> None:
+    def _send(self, run: _PackedRun, batch: list[str]) -> None:
         now = time.time()
         bodies: list[str] = []
         sendable: list[str] = []
         for rid in batch:
-            item = run.items[rid]
+            key, offset, length = run.placed[rid]
             request = Request(
                 request_id=rid,
                 job_id=run.job.job_id,
                 bucket=self.cfg.input_bucket,
-                key=layout.input_key(run.job.job_id, rid, item.suffix),
-                name=item.name,
+                key=key,
+                name=run.items[rid].name,
                 reply_queue=self.reply_url,
                 submitted=now,
+                offset=offset,
+                length=length,
             )
             try:
                 bodies.append(request.to_json())
@@ -342,9 +390,10 @@ class JobClient:
             return
         run.sent(sendable, None)
 
-    def _delete_inputs(self, run: JobRun, rids: list[str]) -> None:
-        """Best effort: uploads that will never be processed are removed from the input bucket."""
-        keys = [layout.input_key(run.job.job_id, rid, run.items[rid].suffix) for rid in rids]
+    def _delete_inputs(self, run: _PackedRun, rids: list[str]) -> None:
+        """Best effort: packs that will never be read are removed from the input bucket; a pack is kept
+        while any of its requests was sent (a worker may still read it)."""
+        keys = run.unsent_packs(rids)
         for start in range(0, len(keys), 1000):
             chunk = [{"Key": k} for k in keys[start : start + 1000]]
             try:
@@ -508,6 +557,76 @@ class JobClient:
             self.sqs.delete_queue(self.reply_url)
         except Exception as exc:  # noqa: BLE001 - an unreachable endpoint must not hide the real error
             log.warning("could not delete reply queue %s: %s", self.reply_queue, _one_line(exc))
+
+
+class _PackedRun(JobRun):
+    """A job's run whose inputs went up in packs: which pack and byte range holds each request's image,
+    and batches that end at a pack's end where they can (a pack's requests go in one SendMessageBatch,
+    so a cancel, checked between batches, leaves no pack half enqueued)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.packs: dict[str, list[str]] = {}  # pack key -> its request ids, in byte order
+        self.placed: dict[str, tuple[str, int, int]] = {}  # request id -> (pack key, offset, length)
+
+    def add_pack(self, key: str, members: list[tuple[str, int]]) -> None:
+        """Records a pack about to be uploaded: (request id, bytes) of each image, in order."""
+        with self.cond:
+            self.packs[key] = [rid for rid, _ in members]
+            offset = 0
+            for rid, length in members:
+                self.placed[rid] = (key, offset, length)
+                offset += length
+
+    def unsent_packs(self, rids: list[str]) -> list[str]:
+        """The packs holding these requests of which no request was sent (or is being sent)."""
+        with self.cond:
+            keys = {self.placed[rid][0] for rid in rids if rid in self.placed}
+            return sorted(key for key in keys
+                          if not any(rid in self.enqueued or rid in self.job.requests for rid in self.packs[key]))
+
+    def take_batch(self) -> list[str] | None:
+        with self.cond:  # reentrant: the batch is cut before anyone else sees it
+            batch = super().take_batch()
+            if batch and self.pending and self.placed[self.pending[0]][0] == self.placed[batch[-1]][0]:
+                last = self.placed[batch[-1]][0]
+                tail = [rid for rid in batch if self.placed[rid][0] == last]
+                if len(tail) < len(batch):  # the batch ends inside a pack: give that pack's part back
+                    del batch[-len(tail):]
+                    self.pending.extendleft(reversed(tail))
+                    self.enqueued.difference_update(tail)
+                    self.outstanding -= len(tail)
+                    self.sending -= len(tail)
+            return batch
+
+
+class _InFlight:
+    """Bytes of packs read and not yet uploaded: at most ``limit``, or one pack when it is larger."""
+
+    def __init__(self, limit: int):
+        self._limit, self._used = limit, 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._used == 0 or self._used + n <= self._limit)
+            self._used += n
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self._used -= n
+            self._cond.notify_all()
+
+
+def _input_bytes(rid: str, item: Item, previews: _Previews | None) -> bytes:
+    """What goes into the pack for this item: its preview (``upload = preview``) or the file."""
+    if previews is None:
+        return item.path.read_bytes()
+    path, _ = previews.take(rid, item)
+    try:
+        return Path(path).read_bytes()
+    finally:
+        previews.discard(rid)
 
 
 class _Previews:

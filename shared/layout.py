@@ -1,4 +1,8 @@
-"""Where things live in S3 and how queues are named: one place, shared by client and worker."""
+"""Where things live in S3 and how queues are named: one place, shared by client and worker.
+
+Inputs go up in packs: one object ``jobs/<job_id>/pack-<n>`` holds up to ``PACK_MAX_IMAGES`` images'
+bytes end to end, and each request names its image's byte range in it (one PUT per pack, not per image).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,24 @@ def is_input_key(key: str, job_id: str, request_id: str) -> bool:
     """Whether ``key`` is what :func:`input_key` makes for this job and request, with any suffix."""
     own = input_key(job_id, request_id)
     return key == own or (key.startswith(own) and bool(_INPUT_SUFFIX.fullmatch(key[len(own):])))
+
+
+PACK_MAX_IMAGES = 10  # one SendMessageBatch's worth of requests per input object
+PACK_MAX_BYTES = 16 * 1024 * 1024  # a file larger than this is a pack of one
+_PACK_NAME = re.compile(r"pack-(0|[1-9][0-9]{0,8})")
+
+
+def pack_key(job_id: str, n: int) -> str:
+    """The job's n-th input pack: several images' bytes end to end, read by range."""
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n < 10**9:
+        raise ValueError(f"not a pack number: {n!r}")
+    return f"{job_prefix(job_id)}pack-{n}"
+
+
+def is_pack_key(key: str, job_id: str) -> bool:
+    """Whether ``key`` is what :func:`pack_key` makes for this job."""
+    prefix = job_prefix(job_id)
+    return key.startswith(prefix) and bool(_PACK_NAME.fullmatch(key[len(prefix):]))
 
 
 def job_prefix(job_id: str) -> str:

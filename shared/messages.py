@@ -2,6 +2,10 @@
 
 Both are JSON objects carrying a version ``v``. Parsing validates every field; an unknown version
 or a malformed body raises :class:`MessageError` with the reason, never a KeyError.
+
+A request's image is ``length`` bytes from ``offset`` in its object (an input pack holds several
+images, ``shared.layout.pack_key``); without the two fields (requests of earlier builds) it is the
+whole object. They come together or not at all, and are left out of the body when absent.
 """
 
 from __future__ import annotations
@@ -52,6 +56,18 @@ def _take(data: dict[str, Any], name: str, kind: type | tuple[type, ...], option
     return value
 
 
+def _check_range(offset: int | None, length: int | None) -> None:
+    if (offset is None) != (length is None):
+        raise MessageError("fields 'offset' and 'length' come together")
+    if offset is None:
+        return
+    for name, value, least in (("offset", offset, 0), ("length", length, 1)):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise MessageError(f"field {name!r} has the wrong type ({type(value).__name__})")
+        if value < least:
+            raise MessageError(f"field {name!r} must be at least {least} (got {value})")
+
+
 @dataclass(frozen=True)
 class Request:
     request_id: str
@@ -61,16 +77,31 @@ class Request:
     name: str  # the file's path relative to what the user submitted
     reply_queue: str  # URL of the submitting client's own reply queue
     submitted: float = field(default_factory=time.time)
+    offset: int | None = None  # the image's first byte in the object; None: the whole object
+    length: int | None = None  # its size in bytes (>= 1); given with offset
+
+    def __post_init__(self) -> None:
+        _check_range(self.offset, self.length)
+
+    @property
+    def byte_range(self) -> tuple[int, int] | None:
+        """(offset, length) of the image in its object, or None for the whole object."""
+        return None if self.length is None else (self.offset, self.length)
+
+    def _fields(self) -> dict[str, Any]:
+        data = {"v": VERSION, **asdict(self)}
+        if self.length is None:  # the whole object: a body an earlier build reads the same way
+            del data["offset"], data["length"]
+        return data
 
     def to_json(self) -> str:
-        body = json.dumps({"v": VERSION, **asdict(self)}, separators=(",", ":"), ensure_ascii=False)
+        body = json.dumps(self._fields(), separators=(",", ":"), ensure_ascii=False)
         if len(body.encode()) > MAX_MESSAGE_BYTES:
             # The name is informational (the client keeps its own request_id -> file map): shorten it.
             excess = len(body.encode()) - MAX_MESSAGE_BYTES
             keep = max(0, len(self.name.encode()) - excess - 8)
             short = "…" + self.name.encode()[-keep:].decode("utf-8", "ignore") if keep else "…"
-            body = json.dumps({"v": VERSION, **asdict(self), "name": short}, separators=(",", ":"),
-                              ensure_ascii=False)
+            body = json.dumps({**self._fields(), "name": short}, separators=(",", ":"), ensure_ascii=False)
             if len(body.encode()) > MAX_MESSAGE_BYTES:
                 raise MessageError(f"request {self.request_id} does not fit in {MAX_MESSAGE_BYTES} bytes")
         return body
@@ -88,6 +119,8 @@ class Request:
             name=_take(data, "name", str),
             reply_queue=_take(data, "reply_queue", str),
             submitted=float(_take(data, "submitted", (int, float))),
+            offset=_take(data, "offset", int, optional=True),
+            length=_take(data, "length", int, optional=True),
         )
 
 

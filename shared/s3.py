@@ -1,7 +1,9 @@
-"""Thin S3 access: concurrent uploads through boto3's transfer manager, JSON results, guarded reads."""
+"""Thin S3 access: concurrent uploads through boto3's transfer manager (files, or bytes in memory such
+as the client's input packs, each one PutObject), JSON results, guarded and ranged reads."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from s3transfer.subscribers import BaseSubscriber
 
 from shared import aws
 from shared.config import Config
+from shared.layout import PACK_MAX_BYTES
 
 
 class ObjectTooLarge(Exception):
@@ -29,9 +32,10 @@ class ObjectMissing(Exception):
 
 @dataclass(frozen=True)
 class Upload:
-    path: str
+    path: str  # the file to send, or a description of ``data`` (for messages)
     bucket: str
     key: str
+    data: bytes | None = None  # when given, these bytes are sent and ``path`` is not read
 
 
 class S3Service:
@@ -49,24 +53,42 @@ class S3Service:
         """Uploads concurrently; calls ``on_done(upload, error)`` once per upload, from worker threads.
 
         Stops submitting new uploads once ``cancelled()`` is true; uploads already running finish.
+        Anything up to a pack or an image (``PACK_MAX_BYTES``, ``max_image_bytes``) goes as one
+        PutObject, not a multipart upload of several billed requests.
         """
-        config = TransferConfig(max_concurrency=self.cfg.upload_concurrency, use_threads=True)
+        single_put = max(PACK_MAX_BYTES, self.cfg.max_image_bytes) + 1
+        config = TransferConfig(max_concurrency=self.cfg.upload_concurrency, use_threads=True,
+                                multipart_threshold=max(single_put, TransferConfig().multipart_threshold))
         with create_transfer_manager(self.client, config) as manager:
             for upload in uploads:
                 if cancelled():
                     break
-                manager.upload(upload.path, upload.bucket, upload.key, subscribers=[_Done(upload, on_done)])
+                source = upload.path if upload.data is None else io.BytesIO(upload.data)
+                manager.upload(source, upload.bucket, upload.key, subscribers=[_Done(upload, on_done)])
 
     def put_bytes(self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"):
         self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
 
     # --- reads -----------------------------------------------------------------------------
-    def get_bytes(self, bucket: str, key: str, max_bytes: int | None = None) -> bytes:
+    def get_bytes(self, bucket: str, key: str, max_bytes: int | None = None,
+                  byte_range: tuple[int, int] | None = None) -> bytes:
+        """The object's bytes, or with ``byte_range=(offset, length)`` those of that range (one ranged
+        GET): fewer than ``length`` where the object ends sooner, none where it ends before ``offset``.
+        The caller checks what came back against what it asked for."""
+        extra = {}
+        if byte_range is not None:
+            offset, length = byte_range
+            if offset < 0 or length < 1:
+                raise ValueError(f"not a byte range: {byte_range!r}")
+            extra["Range"] = f"bytes={offset}-{offset + length - 1}"
         try:
-            obj = self.client.get_object(Bucket=bucket, Key=key)
+            obj = self.client.get_object(Bucket=bucket, Key=key, **extra)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("NoSuchKey", "404"):
                 raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+            if byte_range is not None and code in ("InvalidRange", "416"):
+                return b""  # the object ends before the range starts
             raise
         size = obj.get("ContentLength", 0)
         if max_bytes is not None and size > max_bytes:

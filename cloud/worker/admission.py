@@ -5,8 +5,11 @@ than one job should. So before any download, reply or S3 write, a request must n
 project's things, in the shapes a client makes:
 
 - its job and request ids match ``shared.layout.JOB_ID`` and ``REQUEST_ID`` (they become S3 keys);
-- its bucket is the configured input bucket, and its key is the request's own input key
-  (``shared.layout.input_key``: under the job's prefix, nothing else);
+- its bucket is the configured input bucket, and its key is under the job's prefix: one of the job's
+  input packs (``shared.layout.pack_key``), with the byte range of its image, or the request's own
+  input key (``shared.layout.input_key``, requests of earlier builds), nothing else. The range's
+  shape is checked when the message is parsed (``shared.messages``), its size against
+  ``max_image_bytes`` by the download (``cloud.worker.fetch``), which answers rather than refuses;
 - its reply queue is one of ours: a queue named with the reply-queue prefix, in the same account and
   on the same endpoint (scheme, host and port) as the request queue. On AWS the host names the
   region (``https://sqs.<region>.amazonaws.com/<account>/<name>``), so the same host is the same region.
@@ -55,7 +58,10 @@ class Admission:
             return f"bucket {_show(request.bucket)} is not the input bucket"
         if not request.key.startswith(layout.job_prefix(request.job_id)):
             return f"key {_show(request.key)} is not under the job's input prefix"
-        if not layout.is_input_key(request.key, request.job_id, request.request_id):
+        if layout.is_pack_key(request.key, request.job_id):
+            if request.length is None:
+                return f"key {_show(request.key)} is an input pack but the request names no byte range in it"
+        elif not layout.is_input_key(request.key, request.job_id, request.request_id):
             return f"key {_show(request.key)} is not the input key of request {request.request_id}"
         return self._reply_refusal(request.reply_queue)
 

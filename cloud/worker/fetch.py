@@ -1,5 +1,10 @@
 """One request's image: download (size-guarded), decode (guarded), preprocess for the model.
 
+The image is the request's byte range of its object (an input pack of several images) read with one
+ranged GET, or the whole object for a request without a range. A range longer than
+``cfg.max_image_bytes`` is refused before any read; a range the object does not fully hold is the
+client's fault (the pack is shorter than its requests say) and is answered, not retried.
+
 Runs in the worker's download threads, so that all of it overlaps the inference of the batch before.
 A bad input raises :class:`InputError`, answered to the user as an error result; anything else
 (S3 unreachable, throttled, ...) propagates and the request is retried.
@@ -20,6 +25,7 @@ from shared.messages import Request
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service
 
 MISSING = "image missing from input bucket"
+SHORT = "truncated or corrupt image"  # as decode says of a cut file: here the object holds less than the range
 
 
 class InputError(Exception):
@@ -41,8 +47,11 @@ def fetch(s3: S3Service, cfg: Config, request: Request,
           prepare: Callable[[Image.Image], object], min_size: int | None = None) -> Fetched:
     """``min_size``: the short side the model's preprocessing needs (``decode.min_size_for``)."""
     started = time.perf_counter()
+    byte_range = request.byte_range
+    if byte_range is not None and request.length > cfg.max_image_bytes:
+        raise InputError(too_many_bytes(request.length, cfg.max_image_bytes))
     try:
-        data = s3.get_bytes(request.bucket, request.key, max_bytes=cfg.max_image_bytes)
+        data = s3.get_bytes(request.bucket, request.key, max_bytes=cfg.max_image_bytes, byte_range=byte_range)
     except ObjectMissing:
         raise InputError(MISSING) from None
     except ObjectTooLarge as exc:
@@ -51,6 +60,8 @@ def fetch(s3: S3Service, cfg: Config, request: Request,
         if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
             raise InputError(f"{MISSING} (no bucket {request.bucket})") from None
         raise
+    if byte_range is not None and len(data) != request.length:
+        raise InputError(f"{SHORT}: {len(data)} of its {request.length} bytes in the input object")
     downloaded = time.perf_counter()
     try:
         image = decode_image(data, cfg.max_image_pixels, cfg.max_image_bytes, min_size)

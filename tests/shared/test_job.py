@@ -55,6 +55,7 @@ class FakeWorker:
         self.url = self.sqs.url(cfg.request_queue)
         self.seen: list[Request] = []
         self.redelivered: set[str] = set()
+        self.inputs: dict[str, bytes] = {}  # request id -> the image its request names
 
     def serve(self, *, lose_reply=(), duplicate=(), ignore=(), redeliver=(), old_format=False,
               limit: int | None = None) -> int:
@@ -82,7 +83,8 @@ class FakeWorker:
                     done.append(message.receipt)
                 if request.name in ignore:
                     continue
-                self.s3.get_bytes(request.bucket, request.key)  # the upload is really there
+                self.inputs[request.request_id] = self.s3.get_bytes(request.bucket, request.key,
+                                                                    byte_range=request.byte_range)
                 result = Result(request_id=request.request_id, job_id=request.job_id, name=request.name,
                                 label=f"label-of-{request.name}", score=0.5, top5=(("x", 0.5),),
                                 model="fake", worker_id="fake-1")
@@ -142,7 +144,7 @@ def test_requests_point_at_uploaded_objects_and_this_clients_queue(cfg, photos):
         collect_all(client, job)
         assert {r.reply_queue for r in worker.seen} == {client.reply_url}
     keys = {r.key for r in worker.seen}
-    assert all(k.startswith(f"jobs/{job.job_id}/") and k.endswith(".png") for k in keys)
+    assert keys == {layout.pack_key(job.job_id, 0)}  # three files, one pack
     assert all(len(r.to_json().encode()) < 1024 for r in worker.seen)
 
 

@@ -72,8 +72,7 @@ def test_preview_sends_small_jpegs_and_results_keep_the_original_names(cfg, shoo
     assert sorted(r.name for r in results) == sorted(by_name)
     assert all(r.ok and r.label == f"label-of-{r.name}" for r in results)
 
-    s3 = S3Service(cfg)
-    sent = {request.name: s3.get_bytes(request.bucket, request.key) for request in worker.seen}
+    sent = {request.name: worker.inputs[request.request_id] for request in worker.seen}
     assert sorted(sent) == sorted(by_name)
     for name in ("beach.jpg", "sunset.jpg", "portrait.jpg"):
         data = sent[name]
@@ -102,7 +101,7 @@ def test_the_preview_is_twice_the_published_models_input(cfg, shoot):
         worker = FakeWorker(cfg)
         worker.serve()
         assert [r.name for r in client.collect(job, timeout=10)] == ["beach.jpg"]
-    with Image.open(io.BytesIO(s3.get_bytes(cfg.input_bucket, worker.seen[0].key))) as preview:
+    with Image.open(io.BytesIO(worker.inputs[worker.seen[0].request_id])) as preview:
         assert preview.size == (600, 450)
 
 
@@ -117,7 +116,7 @@ def test_original_uploads_send_the_files_as_they_are(cfg, shoot):
     s3 = S3Service(original)
     for request in worker.seen:
         item = next(i for i in shoot if i.name == request.name)
-        assert s3.get_bytes(request.bucket, request.key) == item.path.read_bytes()
+        assert s3.get_bytes(request.bucket, request.key, byte_range=request.byte_range) == item.path.read_bytes()
     assert tally.sent_bytes == tally.file_bytes == sum(item.size for item in shoot)
     assert tally.saved_bytes == 0
 
