@@ -11,8 +11,8 @@ Stopping (``stop()``, the first SIGTERM, or the idle timeout): no more receives,
 finished and published, requests received but not started are made visible again at once. Then the
 worker waits out its receivers' long polls (at most ``wait_time`` plus a margin): SQS completes a poll
 even after the caller is gone, and whatever it hands a vanished worker would stay hidden for a whole
-visibility timeout, stalling the next job. A receiver that sees the stop gives back what its last poll
-brought (visibility 0) before it ends.
+visibility timeout, stalling the next job. What the last polls bring, and what was received but not
+started, is given back (visibility 0) once no poll of this worker is open to receive it again.
 """
 
 from __future__ import annotations
@@ -141,13 +141,14 @@ class Worker:
             left = inbox.close()
             for work in left:
                 work.fetch.cancel()
-            heartbeat.release([w.receipt for w in left], delay=0)
             publisher.close()
             downloads.shutdown(wait=False, cancel_futures=True)
             receivers.join(timeout=cfg.wait_time + RECEIVE_MARGIN_SECONDS)
             if receivers.alive:
                 log.warning("a receive did not end within %d s; its messages return after the visibility "
                             "timeout", cfg.wait_time + RECEIVE_MARGIN_SECONDS)
+            # Only now, with no poll of this worker open to take them again: everything not started.
+            heartbeat.release([w.receipt for w in left] + receivers.held_back(), delay=0)
             heartbeat.stop()
             self.status.set(states.STOPPED)
         return 0

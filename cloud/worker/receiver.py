@@ -56,6 +56,11 @@ class Receivers:
         self._admission = admission or Admission(sqs.cfg, queue_url)
         self.last_message_at = time.monotonic()  # for the idle timeout
         self.dead_lettered = 0
+        # Received after the stop: held (the heartbeat keeps them hidden) until every receiver has ended,
+        # then given back at once. Given back earlier, another of this worker's open polls would receive
+        # them again, and each receive counts towards the dead-letter queue's max_receives.
+        self._held_back: list[str] = []
+        self._held_lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, name=f"receive-{i}", daemon=True)
                          for i in range(count)]
 
@@ -74,6 +79,16 @@ class Receivers:
     @property
     def alive(self) -> bool:
         return any(thread.is_alive() for thread in self._threads)
+
+    def held_back(self) -> list[str]:
+        """The receipts received after the stop, to give back once the receivers have ended (and cleared)."""
+        with self._held_lock:
+            receipts, self._held_back = self._held_back, []
+        return receipts
+
+    def _hold_back(self, receipts: list[str]) -> None:
+        with self._held_lock:
+            self._held_back.extend(receipts)
 
     def _run(self) -> None:
         failures = 0
@@ -96,19 +111,22 @@ class Receivers:
                 continue
             self.last_message_at = time.monotonic()
             self._heartbeat.track(m.receipt for m in messages)
+            if self._stopping.is_set():  # nobody will take these: give them back once polling has ended
+                self._inbox.unreserve(granted)
+                self._hold_back([m.receipt for m in messages])
+                continue
             try:
                 works = [w for w in (self._admit(m, time.time()) for m in messages) if w is not None]
             except Exception:  # noqa: BLE001 - a bug must not end this thread: retry them later
                 log.exception("could not take in %d message(s); they will be retried", len(messages))
                 self._inbox.unreserve(granted)
-                delay = 0 if self._stopping.is_set() else RETRY_DELAY_SECONDS
-                self._heartbeat.release([m.receipt for m in messages], delay=delay)
+                self._heartbeat.release([m.receipt for m in messages], delay=RETRY_DELAY_SECONDS)
                 continue
             if self._stopping.is_set() or not self._inbox.put(works, granted):
-                # Stopping: nobody will take these; let another worker have them now.
+                # Stopped while these were taken in: nobody will take them.
                 for work in works:
                     work.fetch.cancel()
-                self._heartbeat.release([w.receipt for w in works], delay=0)
+                self._hold_back([w.receipt for w in works])
 
     def _admit(self, message: Message, received: float) -> Work | None:
         try:
