@@ -632,7 +632,7 @@ def _input_bytes(rid: str, item: Item, previews: _Previews | None) -> bytes:
 class _Previews:
     """Preview files for a job's uploads, made ``2 x PREVIEW_THREADS`` ahead of the one asked for, in
     the order the uploads ask: ``take(rid)`` gives (file to upload, its size), the original's when a
-    preview would not help (see ``shared.preview``); ``discard(rid)`` removes it once uploaded."""
+    preview would not help (see ``shared.preview``); ``discard(rid)`` removes it once read into its pack."""
 
     def __init__(self, run: JobRun, cfg: Config, side: int, folder: Path, pool: ThreadPoolExecutor):
         self._cfg, self._side, self._folder, self._pool = cfg, side, folder, pool
