@@ -461,9 +461,12 @@ def main() -> int:
                   f"{after_results / original['total']:.3f}")
         else:
             print(f"- results are already written one object per batch and job ({result_puts:.3f} PUTs per image)")
-        print(f"- and the client uploading {RESULTS_PER_OBJECT} images per object (one object per "
-              f"SendMessageBatch, one GET per bundle in the worker): -> {money(after_both)} per million, ratio "
-              f"{after_both / original['total']:.3f}")
+        if input_puts > 0.5:
+            print(f"- and the client uploading {RESULTS_PER_OBJECT} images per object (one object per "
+                  f"SendMessageBatch, one ranged GET per image in the worker): -> {money(after_both)} per "
+                  f"million, ratio {after_both / original['total']:.3f}")
+        else:
+            print(f"- inputs are already uploaded in packs ({input_puts:.3f} PUTs per image)")
 
     print(f"load average at the end: {load_at_end[0]:.2f} {load_at_end[1]:.2f} {load_at_end[2]:.2f}")
     report = {

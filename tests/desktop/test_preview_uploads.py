@@ -53,7 +53,7 @@ def test_the_preview_toggle_changes_the_setting_and_the_next_job_saves_bytes(qtb
     while messages := sqs.receive(url, wait=0, visibility=60):
         for message in messages:
             request = Request.from_json(message.body)
-            sent[request.name] = len(s3.get_bytes(request.bucket, request.key))
+            sent[request.name] = len(s3.get_bytes(request.bucket, request.key, byte_range=request.byte_range))
     assert sorted(sent) == ["photo_0.jpg", "photo_1.jpg", "photo_2.jpg"]
     assert sum(sent.values()) < originals / 10
 
