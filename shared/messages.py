@@ -5,7 +5,9 @@ or a malformed body raises :class:`MessageError` with the reason, never a KeyErr
 
 A request's image is ``length`` bytes from ``offset`` in its object (an input pack holds several
 images, ``shared.layout.pack_key``); without the two fields (requests of earlier builds) it is the
-whole object. They come together or not at all, and are left out of the body when absent.
+whole object. They come together or not at all, and are left out of the body when absent. A request
+with a range is version 2 (``RANGED_VERSION``): a worker of an earlier build, which would read the whole
+pack and label its first image, refuses it as an unknown version instead (to the dead-letter queue).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from shared.config import MAX_MESSAGE_BYTES
 
 VERSION = 1
+RANGED_VERSION = 2  # a request naming a byte range of its object
 
 
 class MessageError(ValueError):
@@ -35,11 +38,12 @@ def json_object(body: str | bytes) -> dict[str, Any]:
     return data
 
 
-def _load(body: str | bytes) -> dict[str, Any]:
+def _load(body: str | bytes, versions: tuple[int, ...] = (VERSION,)) -> dict[str, Any]:
     data = json_object(body)
     version = data.get("v")
-    if version != VERSION:
-        raise MessageError(f"unknown message version {version!r} (this build speaks {VERSION})")
+    if version not in versions or isinstance(version, bool):
+        raise MessageError(f"unknown message version {version!r} (this build speaks "
+                           f"{', '.join(map(str, versions))})")
     return data
 
 
@@ -89,7 +93,7 @@ class Request:
         return None if self.length is None else (self.offset, self.length)
 
     def _fields(self) -> dict[str, Any]:
-        data = {"v": VERSION, **asdict(self)}
+        data = {"v": VERSION if self.length is None else RANGED_VERSION, **asdict(self)}
         if self.length is None:  # the whole object: a body an earlier build reads the same way
             del data["offset"], data["length"]
         return data
@@ -110,7 +114,10 @@ class Request:
     def from_json(cls, body: str | bytes) -> Request:
         if len(body) > 4 * MAX_MESSAGE_BYTES:
             raise MessageError(f"request body of {len(body)} bytes is far over the {MAX_MESSAGE_BYTES}-byte cap")
-        data = _load(body)
+        data = _load(body, (VERSION, RANGED_VERSION))
+        ranged = data["v"] == RANGED_VERSION
+        if ranged != ("offset" in data or "length" in data):
+            raise MessageError(f"a version {data['v']} request {'needs' if ranged else 'has no'} byte range")
         return cls(
             request_id=_take(data, "request_id", str),
             job_id=_take(data, "job_id", str),

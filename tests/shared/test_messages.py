@@ -35,7 +35,7 @@ def test_a_very_long_name_is_shortened_to_fit_under_1_kb():
     [
         ("not json", "not JSON"),
         ("[1, 2]", "not a JSON object"),
-        (json.dumps({"v": 2, "request_id": "r"}), "unknown message version 2"),
+        (json.dumps({"v": 3, "request_id": "r"}), "unknown message version 3"),
         (json.dumps({"request_id": "r"}), "unknown message version None"),
         (json.dumps({"v": 1, "request_id": "r", "job_id": "j", "bucket": "b", "key": "k", "name": "n",
                      "submitted": 1.0}), "missing field 'reply_queue'"),

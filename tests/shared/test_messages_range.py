@@ -13,13 +13,24 @@ FIELDS = dict(request_id="0123456789abcdef", job_id="20240101-120000-abcdef", bu
 
 
 def body(**changes) -> str:
-    return json.dumps({"v": 1, **FIELDS, **changes})
+    ranged = "offset" in changes or "length" in changes
+    return json.dumps({"v": 2 if ranged else 1, **FIELDS, **changes})
 
 
 def test_a_range_round_trips():
     request = Request(**FIELDS, offset=120, length=4000)
     again = Request.from_json(request.to_json())
     assert (again.offset, again.length, again.byte_range) == (120, 4000, (120, 4000))
+
+
+def test_a_ranged_request_is_version_2_so_that_earlier_workers_refuse_it():
+    """A worker from before packs would read the whole pack and label its first image: it must not
+    understand the body at all (it refuses unknown versions to the dead-letter queue)."""
+    assert json.loads(Request(**FIELDS, offset=0, length=10).to_json())["v"] == 2
+    with pytest.raises(MessageError, match="needs byte range"):
+        Request.from_json(json.dumps({"v": 2, **FIELDS}))
+    with pytest.raises(MessageError, match="has no byte range"):
+        Request.from_json(json.dumps({"v": 1, **FIELDS, "offset": 0, "length": 10}))
 
 
 def test_a_request_without_a_range_is_the_body_earlier_builds_wrote_and_read():
