@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from bench.measure import WORKLOAD, own_cpu_seconds, process_cpu_seconds, workload_copies  # noqa: E402
 
-BEST_BATCH = {"onnx": 8, "torch": 8}  # bench/batch_sweep.py on the development machine (README)
+BEST_BATCH = {"onnx": 16, "torch": 8}  # bench/batch_sweep.py on the development machine (README)
 
 
 def inprocess(folder: Path, engine: str, batch_size: int) -> tuple[float, float, dict[str, str]]:

@@ -61,7 +61,7 @@ class Config:
     # torch: the reference (timm/torchvision in eager mode); auto: onnx (see cloud/worker/models/engine.py).
     engine: str = "auto"
     model_cache: str | None = None  # where model bundles are kept locally (default ~/.cache/imgrec/models)
-    batch_size: int = 32  # images per inference batch in a worker
+    batch_size: int = 16  # images per inference batch in a worker (bench/batch_sweep.py; README)
     max_image_bytes: int = 25 * 1024 * 1024
     max_image_pixels: int = 40_000_000  # decompression-bomb guard
     idle_timeout: float = 0.0  # seconds; 0 = never exit when idle
