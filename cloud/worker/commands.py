@@ -71,7 +71,7 @@ def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
     from cloud.worker.models.errors import ModelError
 
     try:
-        classifier = load_engine(cfg, s3)
+        classifier = load_engine(cfg, s3, serving=True)
     except ModelError as exc:
         print(f"imgrec worker: {exc}", file=sys.stderr)
         return 2

@@ -1,7 +1,8 @@
 """One request's image: download (size-guarded), decode (guarded), preprocess for the model.
 
-The image is the request's byte range of its object (an input pack of several images) read with one
-ranged GET, or the whole object for a request without a range. A range longer than
+The image is the request's byte range of its object (an input pack of several images), read out of the
+pack downloaded once for all its requests in hand (:mod:`cloud.worker.packs`), or the whole object for a
+request without a range. A range longer than
 ``cfg.max_image_bytes`` is refused before any read; a range the object does not fully hold is the
 client's fault (the pack is shorter than its requests say) and is answered, not retried.
 
@@ -20,6 +21,7 @@ from botocore.exceptions import ClientError
 from PIL import Image
 
 from cloud.worker.decode import BadImage, decode_image, too_many_bytes
+from cloud.worker.packs import PackReader
 from shared.config import Config
 from shared.messages import Request
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service
@@ -44,14 +46,19 @@ class Fetched:
 
 
 def fetch(s3: S3Service, cfg: Config, request: Request,
-          prepare: Callable[[Image.Image], object], min_size: int | None = None) -> Fetched:
-    """``min_size``: the short side the model's preprocessing needs (``decode.min_size_for``)."""
+          prepare: Callable[[Image.Image], object], min_size: int | None = None,
+          packs: PackReader | None = None) -> Fetched:
+    """``min_size``: the short side the model's preprocessing needs (``decode.min_size_for``);
+    ``packs``: reads ranges out of packs downloaded once (else one ranged GET per image)."""
     started = time.perf_counter()
     byte_range = request.byte_range
     if byte_range is not None and request.length > cfg.max_image_bytes:
         raise InputError(too_many_bytes(request.length, cfg.max_image_bytes))
     try:
-        data = s3.get_bytes(request.bucket, request.key, max_bytes=cfg.max_image_bytes, byte_range=byte_range)
+        if byte_range is not None and packs is not None:
+            data = packs.read(request.bucket, request.key, *byte_range)
+        else:
+            data = s3.get_bytes(request.bucket, request.key, max_bytes=cfg.max_image_bytes, byte_range=byte_range)
     except ObjectMissing:
         raise InputError(MISSING) from None
     except ObjectTooLarge as exc:

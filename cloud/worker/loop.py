@@ -28,11 +28,13 @@ from cloud.worker import status as states
 from cloud.worker.fetch import Fetched, InputError, fetch
 from cloud.worker.inbox import Inbox, Work
 from cloud.worker.models.engine import ImageClassifier
+from cloud.worker.packs import PackReader
 from cloud.worker.publish import Publisher
 from cloud.worker.receiver import RETRY_DELAY_SECONDS, Receivers
 from cloud.worker.status import StatusReporter, default_worker_id
 from cloud.worker.visibility import Heartbeat, heartbeat_interval
 from shared.config import MAX_BATCH, Config
+from shared.layout import PACK_MAX_BYTES
 from shared.messages import Result
 from shared.s3 import S3Service
 from shared.sqs import SQSService
@@ -102,10 +104,12 @@ class Worker:
         request_url = self.sqs.url(cfg.request_queue)
         heartbeat = Heartbeat(self.sqs, request_url, cfg.visibility_timeout, self.interval).start()
         downloads = ThreadPoolExecutor(max_workers=DOWNLOAD_CONCURRENCY, thread_name_prefix="download")
+        packs = PackReader(self.s3, max(PACK_MAX_BYTES, cfg.max_image_bytes))
         inbox = Inbox(capacity=cfg.batch_size)
         receivers = Receivers(
             self.sqs, request_url, lambda: self.sqs.url(cfg.dead_letter_queue), cfg.wait_time, inbox, heartbeat,
-            start_fetch=lambda request: downloads.submit(fetch, self.s3, cfg, request, self.classifier.prepare),
+            start_fetch=lambda request: downloads.submit(fetch, self.s3, cfg, request, self.classifier.prepare,
+                                                         packs=packs),
             stopping=self.stopping,
             count=min(MAX_RECEIVERS, max(1, math.ceil(cfg.batch_size / MAX_BATCH))),
         )

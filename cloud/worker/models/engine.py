@@ -40,8 +40,9 @@ def chosen_engine(cfg: Config) -> str:
     return "torch" if cfg.engine == "torch" else "onnx"
 
 
-def load_engine(cfg: Config, s3: S3Service | None = None) -> ImageClassifier:
-    """The configured model on the configured engine and device; a ModelError says why not."""
+def load_engine(cfg: Config, s3: S3Service | None = None, *, serving: bool = False) -> ImageClassifier:
+    """The configured model on the configured engine and device; a ModelError says why not.
+    ``serving``: for a worker (batches with gaps between them), rather than back-to-back batches."""
     if chosen_engine(cfg) == "torch":
         from cloud.worker.models.registry import load_classifier
 
@@ -50,4 +51,4 @@ def load_engine(cfg: Config, s3: S3Service | None = None) -> ImageClassifier:
     from cloud.worker.models.store import cache_root, fetch, local_bundle
 
     bundle = fetch(s3, cfg.output_bucket, cfg.model, cache_root(cfg)) if s3 is not None else None
-    return OnnxClassifier(bundle or local_bundle(cfg), cfg.device)
+    return OnnxClassifier(bundle or local_bundle(cfg), cfg.device, spin=not serving)
