@@ -247,14 +247,18 @@ def test_window_keeps_the_queue_short_and_the_rest_follows(cfg, photos):
     with JobClient(cfg, window=6) as client:
         job = client.submit(items)
         assert sqs.depth(worker.url).visible == 6 and len(job.requests) == 6
-        results = []
-        deadline = time.monotonic() + 20
-        collecting = client.collect(job, timeout=5)
-        while len(results) < 25 and time.monotonic() < deadline:
-            assert sqs.depth(worker.url).total <= 6
-            worker.serve(limit=3)
-            results.extend(next(collecting) for _ in range(min(3, 25 - len(results))))
-        results.extend(collecting)
+        results: list = []
+        collector = threading.Thread(target=lambda: results.extend(client.collect(job, timeout=10)))
+        collector.start()
+        handled, deadline = 0, time.monotonic() + 20
+        while handled < 25 and time.monotonic() < deadline:
+            assert sqs.depth(worker.url).total <= 6  # never more than the window on the queue
+            served = worker.serve(limit=3)
+            handled += served
+            if not served:
+                time.sleep(0.02)  # the client sends the next requests as replies come back
+        collector.join(30)
+    assert handled == 25
     assert len(results) == 25 and all(r.ok for r in results)
 
 
