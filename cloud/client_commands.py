@@ -10,17 +10,15 @@ import argparse
 import functools
 import json
 import logging
-import socket
 import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
-from shared import layout, results_csv
+from shared import aws, layout, results_csv
 from shared.config import Config
 from shared.job import JobClient, JobError, count_results, new_job_id, read_manifest, recollect
 from shared.local_cloud import LocalCloudError
@@ -32,7 +30,6 @@ from shared.scan import scan
 from shared.sqs import SQSService
 
 EXIT_ERROR = 2  # could not run at all: unreachable endpoint, missing resources, bad credentials
-PROBE_TIMEOUT_SECONDS = 3.0
 RECENT_JOBS = 5
 
 
@@ -76,18 +73,14 @@ def _explain_client_error(exc: ClientError, cfg: Config) -> str:
 
 
 def probe(cfg: Config) -> None:
-    """Fails fast, in one line, when a configured endpoint does not accept connections."""
+    """Fails fast, in one line, when a configured endpoint refuses connections or does not answer
+    (within aws.PROBE_DEADLINE_SECONDS), instead of waiting out boto3's timeouts and retries."""
     if not cfg.endpoint_url:
         return
-    url = urlparse(cfg.endpoint_url)
-    port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        with socket.create_connection((url.hostname, port), timeout=PROBE_TIMEOUT_SECONDS):
-            pass
-    except OSError as exc:
-        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise CommandError(f"cannot reach {cfg.endpoint_url}: {reason.lower()} "
-                           "(is `imgrec up` running there?)") from None
+        aws.probe(cfg.endpoint_url)
+    except aws.EndpointUnreachable as exc:
+        raise CommandError(str(exc)) from None
 
 
 def has_aws_target(cfg: Config) -> bool:

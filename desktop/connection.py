@@ -1,22 +1,20 @@
 """Is the target reachable, and does it hold our buckets and queue? Plain Python, run off the GUI thread.
 
-An explicit endpoint is probed with a plain TCP connect first: a closed port then fails in
-milliseconds with a clear sentence, instead of after boto3's retries.
+An explicit endpoint is probed first (shared.aws.probe: one HTTP request under one deadline): a closed
+port then fails in milliseconds and a silent one within seconds, with a clear sentence, instead of
+after boto3's timeouts and retries.
 """
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared import aws
 from shared.config import Config
 from shared.s3 import S3Service
 from shared.sqs import SQSService
-
-PROBE_TIMEOUT_SECONDS = 3.0
 
 
 class Unreachable(ConnectionError):
@@ -35,17 +33,12 @@ def describe_target(cfg: Config) -> str:
     return f"AWS {cfg.region}" + (f" (profile {cfg.profile})" if cfg.profile else "")
 
 
-def probe(endpoint_url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> None:
-    """Raises Unreachable when nothing accepts a TCP connection at the endpoint's host and port."""
-    parsed = urlparse(endpoint_url)
-    host = parsed.hostname or ""
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+def probe(endpoint_url: str, deadline: float = aws.PROBE_DEADLINE_SECONDS) -> None:
+    """Raises Unreachable when the endpoint refuses connections or does not answer within ``deadline``."""
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise Unreachable(f"cannot reach {endpoint_url}: {reason.lower()}") from None
+        aws.probe(endpoint_url, deadline)
+    except aws.EndpointUnreachable as exc:
+        raise Unreachable(str(exc)) from None
 
 
 def explain(exc: BaseException, cfg: Config) -> str:

@@ -39,6 +39,9 @@ class SQSService:
     def __init__(self, cfg: Config, client=None):
         self.cfg = cfg
         self.client = client or aws.client(cfg, "sqs")
+        # ReceiveMessage holds the connection for up to wait_time s: only it gets a long-poll client
+        # (built on first receive); an injected client serves both.
+        self._receive_client = client
         self._urls: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -86,7 +89,7 @@ class SQSService:
         }
         if visibility is not None:
             kwargs["VisibilityTimeout"] = visibility
-        response = self.client.receive_message(**kwargs)
+        response = self._long_poll_client().receive_message(**kwargs)
         return [
             Message(
                 id=m["MessageId"],
@@ -96,6 +99,12 @@ class SQSService:
             )
             for m in response.get("Messages", [])
         ]
+
+    def _long_poll_client(self):
+        with self._lock:
+            if self._receive_client is None:
+                self._receive_client = aws.client(self.cfg, "sqs", long_poll=True)
+            return self._receive_client
 
     # --- delete / visibility -------------------------------------------------------------------
     def delete_batch(self, url: str, receipts: Sequence[str]) -> None:
