@@ -64,7 +64,7 @@ from shared.messages import MessageError, Request, Result
 from shared.preview import preview_jpeg, preview_long_side
 from shared.result_objects import MAX_OBJECT_BYTES, parse
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service, Upload
-from shared.scan import Item, Skipped
+from shared.scan import Item, Skipped, too_many_bytes
 from shared.sqs import SQSService
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ class JobClient:
                 if stopping():
                     return
                 if item.size > cfg.max_image_bytes:
-                    run.fail(rid, f"too large: {item.size} bytes (the limit is {cfg.max_image_bytes})", True)
+                    run.fail(rid, too_many_bytes(item.size, cfg.max_image_bytes), True)
                 else:
                     try:
                         yield rid, _input_bytes(rid, item, previews)

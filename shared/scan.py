@@ -66,6 +66,11 @@ class ScanResult:
 
 # --- content sniffing -------------------------------------------------------------------------------
 
+def too_many_bytes(size: int, limit: int) -> str:
+    """The one answer for a file over ``max_image_bytes``, whoever finds it: client, worker or predict."""
+    return f"image too large: {size} bytes (limit {limit})"
+
+
 def image_format(head: bytes) -> tuple[str, str] | None:
     """(format, suffix) when the first bytes are a supported image, else None."""
     if head.startswith(b"\xff\xd8\xff"):

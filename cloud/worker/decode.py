@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from shared.config import Config
-from shared.scan import HEAD_BYTES, image_format
+from shared.scan import HEAD_BYTES, image_format, too_many_bytes
 
 # Our own guard (``max_pixels``, from the config) replaces Pillow's process-wide one: otherwise
 # Pillow refuses, on open, any image over twice its own limit with its own message and whatever
@@ -137,6 +137,3 @@ def looks_like_image(data: bytes) -> bool:
     """Starts like an image format we know: one that then does not open is broken, not "not an image"."""
     return image_format(data[:HEAD_BYTES]) is not None
 
-
-def too_many_bytes(size: int, limit: int) -> str:
-    return f"image too large: {size} bytes (limit {limit})"

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from cloud.worker.decode import BadImage, decode_image, too_many_bytes
+from cloud.worker.decode import BadImage, decode_image
 from cloud.worker.packs import PackReader
 from shared.config import Config
 from shared.messages import Request
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service
+from shared.scan import too_many_bytes
 
 MISSING = "image missing from input bucket"
 SHORT = "truncated or corrupt image"  # as decode says of a cut file: here the object holds less than the range

@@ -390,3 +390,13 @@ def test_recovery_reads_each_result_object_once(cfg, photos):
     assert sum(r.ok for r in results) == 11
     reads = {key: n for key, n in s3.reads.items() if key.startswith(layout.result_prefix(job.job_id))}
     assert len(reads) == 2 and set(reads.values()) == {1}
+
+
+def test_a_file_over_the_byte_limit_gets_the_answer_a_worker_or_predict_would_give(cfg, photos):
+    """Refused before upload, in the same words as the worker and `imgrec predict` use for it."""
+    items = photos(2)
+    small = cfg.replace(max_image_bytes=items[0].size - 1)
+    with JobClient(small) as client:
+        job = client.submit(items[:1])
+        [result] = collect_all(client, job, timeout=2)
+    assert result.error == f"image too large: {items[0].size} bytes (limit {items[0].size - 1})"
