@@ -137,6 +137,14 @@ CONFIG_FLAGS = ("endpoint_url", "profile", "region", "model", "batch_size", "dev
                 "min_workers", "max_workers", "fleet", "scaler_tick", "result_timeout", "upload")
 
 
+def _flag_names(command: str) -> dict[str, str]:
+    """Setting -> the option that sets it in ``command`` (``endpoint_url`` -> ``--endpoint``), for messages."""
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
+    return {action.dest: max(action.option_strings, key=len)
+            for action in subparsers.choices[command]._actions if action.option_strings}  # noqa: SLF001
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command not in LONG_RUNNING and hasattr(signal, "SIGPIPE"):
@@ -150,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         overrides = {name: getattr(args, name) for name in CONFIG_FLAGS if hasattr(args, name)}
-        cfg = load_config(getattr(args, "config", None), overrides=overrides)
+        cfg = load_config(getattr(args, "config", None), overrides=overrides, flags=_flag_names(args.command))
     except ConfigError as exc:
         print(f"imgrec: configuration error: {exc}", file=sys.stderr)
         return 2

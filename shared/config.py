@@ -225,8 +225,10 @@ def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    flags: Mapping[str, str] | None = None,
 ) -> Config:
-    """Defaults <- TOML file <- environment <- overrides (CLI flags; None values are ignored)."""
+    """Defaults <- TOML file <- environment <- overrides (CLI flags; None values are ignored).
+    ``flags``: how the command line spells each override (``endpoint_url`` -> ``--endpoint``), for errors."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
@@ -256,7 +258,7 @@ def load_config(
             continue
         if name not in _FIELDS:
             raise ConfigError(f"unknown setting {name}")
-        source = f"option --{name.replace('_', '-')}"
+        source = f"option {(flags or {}).get(name) or '--' + name.replace('_', '-')}"
         values[name], sources[name] = _coerce(name, raw, source), source
 
     return Config(sources=sources, **values)

@@ -96,3 +96,13 @@ def test_status_counts_a_request_answered_twice_once(endpoint, capsys):
     assert imgrec(["status", "--endpoint", endpoint, "--json"]) == 0
     recent = {j["job_id"]: j["results"] for j in json.loads(capsys.readouterr().out)["recent_jobs"]}
     assert recent[job_id] == 3
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["classify", "--endpoint", "notaurl", "x.jpg"], "endpoint_url = 'notaurl' (from option --endpoint)"),
+    (["classify", "--timeout", "-1", "x.jpg"], "result_timeout = -1.0 (from option --timeout)"),
+    (["scaler", "--tick", "0"], "scaler_tick = 0.0 (from option --tick)"),
+])
+def test_a_bad_flag_is_named_as_it_is_spelled_on_the_command_line(argv, expected, capsys):
+    assert imgrec(argv) == 2
+    assert expected in capsys.readouterr().err
