@@ -18,6 +18,7 @@ from contextlib import ExitStack
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
+from cloud.scaler.heartbeats import STALE_SECONDS
 from shared import aws, layout, results_csv
 from shared.config import Config
 from shared.job import JobClient, JobError, count_results, new_job_id, read_manifest, recollect
@@ -221,6 +222,12 @@ def _workers(s3: S3Service, bucket: str) -> list[dict]:
     return sorted(workers, key=lambda w: str(w.get("worker_id")))
 
 
+def _live(worker: dict) -> bool:
+    """Not stopped, and its status object refreshed recently (a killed worker never says "stopped")."""
+    age = worker.get("age_s")
+    return worker.get("state") != "stopped" and age is not None and age <= STALE_SECONDS
+
+
 def _recent_jobs(s3: S3Service, bucket: str) -> list[dict]:
     manifests = []
     paginator = s3.client.get_paginator("list_objects_v2")
@@ -261,11 +268,13 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     print(f"requests: {depth.visible} waiting, {depth.in_flight} in flight"
           + (f", {depth.delayed} delayed" if depth.delayed else ""))
     print(f"dead letters: {dead.visible + dead.in_flight}")
-    live = [w for w in workers if w.get("state") != "stopped"]
-    print(f"workers seen: {len(workers)} ({len(live)} not stopped)")
-    for w in workers:
-        age = f"{w['age_s']:.0f} s ago" if w.get("age_s") is not None else "unknown time"
-        print(f"  {w.get('worker_id')}: {w.get('state')} ({age}), {w.get('processed', 0)} processed")
+    live = [w for w in workers if _live(w)]
+    gone = len(workers) - len(live)
+    print(f"workers: {len(live)} live" + (f" ({gone} stopped or silent for over {STALE_SECONDS:.0f} s: "
+                                           "see --json)" if gone else ""))
+    for w in live:
+        print(f"  {w.get('worker_id')}: {w.get('state')} ({w['age_s']:.0f} s ago), "
+              f"{w.get('processed', 0)} processed")
     if jobs:
         print("recent jobs:")
         for j in jobs:

@@ -106,3 +106,27 @@ def test_status_counts_a_request_answered_twice_once(endpoint, capsys):
 def test_a_bad_flag_is_named_as_it_is_spelled_on_the_command_line(argv, expected, capsys):
     assert imgrec(argv) == 2
     assert expected in capsys.readouterr().err
+
+
+def test_status_lists_live_workers_only_and_counts_the_rest(endpoint, capsys):
+    """Stopped workers and workers whose status went silent (killed) are counted, not listed."""
+    import time
+
+    from shared.config import Config
+    from shared.layout import worker_status_key
+    from shared.s3 import S3Service
+
+    assert imgrec(["provision", "--endpoint", endpoint]) == 0
+    s3 = S3Service(Config(endpoint_url=endpoint))
+    now = time.time()
+    for worker_id, state, ts in (("live-1", "idle", now), ("done-1", "stopped", now), ("killed-1", "busy", now - 3600)):
+        s3.put_json("imgrec-output", worker_status_key(worker_id),
+                    {"worker_id": worker_id, "state": state, "ts": ts, "processed": 3})
+    capsys.readouterr()
+    assert imgrec(["status", "--endpoint", endpoint]) == 0
+    out = capsys.readouterr().out
+    assert "stopped or silent for over" in out  # counted (the session's server holds other tests' workers)
+    assert "live-1: idle" in out and "done-1" not in out and "killed-1" not in out
+    assert imgrec(["status", "--endpoint", endpoint, "--json"]) == 0
+    listed = {w["worker_id"] for w in json.loads(capsys.readouterr().out)["workers"]}
+    assert {"live-1", "done-1", "killed-1"} <= listed
