@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from shared import aws
+from shared.backoff import Backoff
 from shared.config import MAX_BATCH, Config
 
 
@@ -31,13 +33,35 @@ class QueueDepth:
         return self.visible + self.in_flight + self.delayed
 
 
+SEND_ATTEMPTS = 5  # calls per chunk of send_batch, on top of botocore's own retries of whole calls
+SEND_BACKOFF = Backoff(first=0.1, longest=2.0)  # pause before sending again the entries that failed
+
+RECEIPT_IS_INVALID = "ReceiptHandleIsInvalid"  # the message went back to the queue, or another took it
+
+
 class BatchFailed(Exception):
     """Some entries of a batch call failed for good (after retries)."""
 
 
+@dataclass(frozen=True)
+class EntryFailed:
+    """One entry of a delete or visibility batch that SQS refused."""
+
+    receipt: str
+    code: str
+    message: str = ""
+    sender_fault: bool = False
+
+    @property
+    def receipt_is_invalid(self) -> bool:
+        """The receipt no longer names a message this caller holds: retrying it cannot help."""
+        return self.code == RECEIPT_IS_INVALID
+
+
 class SQSService:
-    def __init__(self, cfg: Config, client=None):
+    def __init__(self, cfg: Config, client=None, sleep: Callable[[float], None] = time.sleep):
         self.cfg = cfg
+        self._sleep = sleep
         self.client = client or aws.client(cfg, "sqs")
         # ReceiveMessage holds the connection for up to wait_time s: only it gets a long-poll client
         # (built on first receive); an injected client serves both.
@@ -65,7 +89,9 @@ class SQSService:
         """Sends every body, in calls of 10; entries that fail are retried, then raise BatchFailed."""
         for start in range(0, len(bodies), MAX_BATCH):
             chunk = {str(i): body for i, body in enumerate(bodies[start : start + MAX_BATCH])}
-            for _attempt in range(5):
+            for attempt in range(1, SEND_ATTEMPTS + 1):
+                if attempt > 1:
+                    self._sleep(SEND_BACKOFF.delay(attempt - 1))
                 entries = [{"Id": i, "MessageBody": b} for i, b in chunk.items()]
                 response = self.client.send_message_batch(QueueUrl=url, Entries=entries)
                 failed = response.get("Failed", [])
@@ -107,18 +133,28 @@ class SQSService:
             return self._receive_client
 
     # --- delete / visibility -------------------------------------------------------------------
-    def delete_batch(self, url: str, receipts: Sequence[str]) -> None:
-        for start in range(0, len(receipts), MAX_BATCH):
-            entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts[start : start + MAX_BATCH])]
-            self.client.delete_message_batch(QueueUrl=url, Entries=entries)
+    def delete_batch(self, url: str, receipts: Sequence[str]) -> list[EntryFailed]:
+        """Deletes in calls of 10; returns the entries SQS refused (none when all went)."""
+        return self._per_receipt(self.client.delete_message_batch, url, receipts, {})
 
-    def change_visibility_batch(self, url: str, receipts: Sequence[str], timeout: int) -> None:
+    def change_visibility_batch(self, url: str, receipts: Sequence[str], timeout: int) -> list[EntryFailed]:
+        """Sets the visibility timeout in calls of 10; returns the entries SQS refused."""
+        return self._per_receipt(self.client.change_message_visibility_batch, url, receipts,
+                                 {"VisibilityTimeout": timeout})
+
+    @staticmethod
+    def _per_receipt(call, url: str, receipts: Sequence[str], extra: dict) -> list[EntryFailed]:
+        failed: list[EntryFailed] = []
         for start in range(0, len(receipts), MAX_BATCH):
-            entries = [
-                {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": timeout}
-                for i, r in enumerate(receipts[start : start + MAX_BATCH])
-            ]
-            self.client.change_message_visibility_batch(QueueUrl=url, Entries=entries)
+            chunk = {str(i): r for i, r in enumerate(receipts[start : start + MAX_BATCH])}
+            response = call(QueueUrl=url, Entries=[{"Id": i, "ReceiptHandle": r, **extra} for i, r in chunk.items()])
+            failed.extend(
+                EntryFailed(receipt=chunk[f["Id"]], code=f.get("Code", ""), message=f.get("Message", ""),
+                            sender_fault=bool(f.get("SenderFault")))
+                for f in response.get("Failed", [])
+                if f.get("Id") in chunk
+            )
+        return failed
 
     # --- depth -----------------------------------------------------------------------------------
     def depth(self, url: str) -> QueueDepth:

@@ -34,12 +34,13 @@ from pathlib import Path
 from cloud.scaler.defaults import LOCAL_MAX_BOOTING, settings_for, worker_config
 from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, FleetState, ScaleResult, Worker
 from cloud.worker.status import parse_status_line, reported_rate
+from shared.backoff import Backoff
 from shared.config import Config
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 15.0  # close(): SIGTERM, then SIGKILL whatever is still running after this
-RESTART_BACKOFF_SECONDS = (1.0, 60.0)  # first and longest pause after a worker died on its own
+RESTART_BACKOFF = Backoff(first=1.0, longest=60.0)  # pause after a worker died on its own, doubling
 
 SpawnFn = Callable[..., subprocess.Popen]
 
@@ -231,7 +232,7 @@ class LocalFleet:
                 log.debug("%s stopped (exit %d)", proc.id, code)
                 continue
             self._failures += 1
-            backoff = min(RESTART_BACKOFF_SECONDS[0] * 2 ** (self._failures - 1), RESTART_BACKOFF_SECONDS[1])
+            backoff = RESTART_BACKOFF.ceiling(self._failures)  # one scaler: no herd to spread, no jitter
             self._retry_after = now + backoff
             when = "while starting" if proc.ready_at is None else "on its own"
             log.warning("worker %s exited %s with code %s; next start in %.0f s", proc.id, when, code, backoff)

@@ -73,9 +73,12 @@ class Publisher:
         retry = [work.receipt for work, _ in answers if work.receipt not in answered]
         if done:
             try:
-                self._sqs.delete_batch(self._url, done)
+                failed = self._sqs.delete_batch(self._url, done) or []
             except Exception as exc:  # noqa: BLE001 - they come back and are answered again
                 log.warning("could not delete %d answered request(s): %s", len(done), exc)
+            else:
+                for f in failed:  # durable all the same: a redelivery is answered again, readers de-duplicate
+                    log.warning("could not delete answered request %s: %s %s", f.receipt[:16], f.code, f.message)
             self._heartbeat.untrack(done)
             self._on_done(len(done))
         if retry:

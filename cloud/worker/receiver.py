@@ -20,6 +20,7 @@ from collections.abc import Callable
 from cloud.worker.admission import Admission
 from cloud.worker.inbox import Inbox, Work
 from cloud.worker.visibility import Heartbeat
+from shared.backoff import Backoff
 from shared.config import MAX_BATCH
 from shared.messages import MessageError, Request
 from shared.sqs import Message, SQSService
@@ -27,7 +28,7 @@ from shared.sqs import Message, SQSService
 log = logging.getLogger(__name__)
 
 RESERVE_WAIT_SECONDS = 0.5  # how often a receiver with no room re-checks for a stop
-BACKOFF_SECONDS = (0.5, 10.0)  # first and longest pause after a failed receive
+RECEIVE_BACKOFF = Backoff(first=0.5, longest=10.0)  # pause after failed receives, jittered
 RETRY_DELAY_SECONDS = 5  # a request that hit a transient failure becomes visible again after this
 
 
@@ -101,7 +102,7 @@ class Receivers:
             except Exception as exc:  # noqa: BLE001 - keep polling; the loop must survive an outage
                 self._inbox.unreserve(granted)
                 failures += 1
-                pause = min(BACKOFF_SECONDS[0] * 2 ** (failures - 1), BACKOFF_SECONDS[1])
+                pause = RECEIVE_BACKOFF.delay(failures)
                 log.warning("receive failed (%s); retrying in %.1f s", exc, pause)
                 self._stopping.wait(pause)
                 continue

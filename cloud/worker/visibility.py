@@ -1,7 +1,10 @@
 """The heartbeat: keeps the messages a worker holds invisible to others while it works on them.
 
 Every ``interval`` seconds (shorter than the visibility timeout, checked at start) it extends the
-visibility of every receipt in hand back to the full timeout, in batches of 10.
+visibility of every receipt in hand back to the full timeout, in batches of 10. A receipt SQS calls
+invalid (the message went back to the queue, or another worker took it) is no longer tracked: this
+worker no longer holds that message, and extending it again cannot succeed. Other refusals are
+logged, by message, and tried again at the next beat.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
         self.beats = 0  # extensions sent, for tests and logs
+        self.lost = 0  # receipts dropped because SQS said they were no longer valid
 
     def start(self) -> Heartbeat:
         self._thread.start()
@@ -69,9 +73,13 @@ class Heartbeat:
         if not receipts:
             return
         try:
-            self._sqs.change_visibility_batch(self._url, receipts, delay)
+            failed = self._sqs.change_visibility_batch(self._url, receipts, delay) or []
         except Exception as exc:  # noqa: BLE001
             log.warning("could not release %d message(s): %s", len(receipts), exc)
+            return
+        for f in failed:
+            log.log(logging.DEBUG if f.receipt_is_invalid else logging.WARNING,
+                    "could not release message %s: %s %s", _short(f.receipt), f.code, f.message)
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
@@ -80,7 +88,27 @@ class Heartbeat:
             if not receipts:
                 continue
             try:
-                self._sqs.change_visibility_batch(self._url, receipts, self._timeout)
+                failed = self._sqs.change_visibility_batch(self._url, receipts, self._timeout) or []
                 self.beats += 1
             except Exception as exc:  # noqa: BLE001 - try again next beat; the timeout leaves a margin
                 log.warning("heartbeat failed for %d message(s): %s", len(receipts), exc)
+                continue
+            self._note_failures(failed)
+
+    def _note_failures(self, failed) -> None:
+        lost = [f.receipt for f in failed if f.receipt_is_invalid]
+        if lost:
+            self.untrack(lost)
+            self.lost += len(lost)
+        for f in failed:
+            if f.receipt_is_invalid:
+                log.warning("message %s is no longer held (%s): it went back to the queue or another worker "
+                            "took it; no longer extending it", _short(f.receipt), f.code)
+            else:
+                log.warning("could not extend message %s: %s %s; trying again next beat", _short(f.receipt),
+                            f.code, f.message)
+
+
+def _short(receipt: str) -> str:
+    """Enough of a receipt handle to tell messages apart in a log line."""
+    return receipt if len(receipt) <= 20 else f"{receipt[:8]}...{receipt[-8:]}"
