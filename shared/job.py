@@ -61,7 +61,7 @@ from shared.config import Config
 from shared.job_manifest import Manifest, ManifestError
 from shared.job_run import CANCELLED_BEFORE_ENQUEUE, Job, JobRun
 from shared.messages import MessageError, Request, Result
-from shared.preview import preview_jpeg, preview_long_side
+from shared.preview import preview_jpeg, preview_long_side, preview_min_short_side
 from shared.result_objects import MAX_OBJECT_BYTES, parse
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service, Upload
 from shared.scan import Item, Skipped, too_many_bytes
@@ -128,7 +128,7 @@ class JobClient:
         self._closed = False
         self._tallies: dict[str, UploadTally] = {}
         self._readers: dict[str, ResultReader] = {}  # per running job: its result objects read so far
-        self._preview_side: int | None = None
+        self._preview_sides: tuple[int, int] | None = None
 
     def __enter__(self) -> JobClient:
         return self
@@ -201,9 +201,10 @@ class JobClient:
         with self._lock:
             return replace(self._tallies.get(job_id) or UploadTally())
 
-    def preview_side(self) -> int:
-        """The previews' long side: twice the input of the model published in the output bucket."""
-        if self._preview_side is None:
+    def preview_sides(self) -> tuple[int, int]:
+        """The previews' long side (twice the input of the model published in the output bucket) and
+        the least short side (the model's resize)."""
+        if self._preview_sides is None:
             try:
                 bundle = self.s3.get_json(self.cfg.output_bucket, layout.model_manifest_key(self.cfg.model))
                 preprocessing = bundle.get("preprocessing") if isinstance(bundle, dict) else None
@@ -212,17 +213,17 @@ class JobClient:
             except Exception as exc:  # noqa: BLE001 - unreadable: the default size is a fine preview
                 log.warning("could not read the model bundle: %s", _one_line(exc))
                 preprocessing = None
-            self._preview_side = preview_long_side(preprocessing)
-        return self._preview_side
+            self._preview_sides = preview_long_side(preprocessing), preview_min_short_side(preprocessing)
+        return self._preview_sides
 
     def _upload(self, run: _PackedRun, on_uploaded, cancelled: Callable[[], bool]) -> None:
         if self.cfg.upload != "preview":
             self._upload_files(run, on_uploaded, cancelled, None)
             return
-        side = self.preview_side()
+        sides = self.preview_sides()
         with tempfile.TemporaryDirectory(prefix="imgrec-previews-") as folder, \
                 ThreadPoolExecutor(PREVIEW_THREADS, thread_name_prefix="imgrec-preview") as pool:
-            previews = _Previews(run, self.cfg, side, Path(folder), pool)
+            previews = _Previews(run, self.cfg, sides, Path(folder), pool)
             try:
                 self._upload_files(run, on_uploaded, cancelled, previews)
             finally:
@@ -634,13 +635,14 @@ class _Previews:
     the order the uploads ask: ``take(rid)`` gives (file to upload, its size), the original's when a
     preview would not help (see ``shared.preview``); ``discard(rid)`` removes it once read into its pack."""
 
-    def __init__(self, run: JobRun, cfg: Config, side: int, folder: Path, pool: ThreadPoolExecutor):
-        self._cfg, self._side, self._folder, self._pool = cfg, side, folder, pool
+    def __init__(self, run: JobRun, cfg: Config, sides: tuple[int, int], folder: Path, pool: ThreadPoolExecutor):
+        self._cfg, self._sides, self._folder, self._pool = cfg, sides, folder, pool
         self._todo = iter([(rid, item) for rid, item in run.items.items() if item.size <= cfg.max_image_bytes])
         self._ahead: dict[str, Future] = {}
 
     def _make(self, rid: str, item: Item) -> tuple[str, int]:
-        data = preview_jpeg(item.path, self._side, self._cfg.max_image_pixels, item.size)
+        long_side, min_short_side = self._sides
+        data = preview_jpeg(item.path, long_side, self._cfg.max_image_pixels, item.size, min_short_side)
         if data is None:
             return str(item.path), item.size
         path = self._folder / f"{rid}.jpg"

@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image, ImageOps
 
 DEFAULT_MODEL_INPUT = 224  # pixels, when no published model bundle says otherwise
+DEFAULT_MODEL_RESIZE = 256  # the short side the model's preprocessing resizes to, likewise
 PREVIEW_FACTOR = 2  # the preview's long side, in model inputs
 # Measured on the 12 MP bench set (bench/photos.py): labels equal to the originals' for 84 of 100 photos at
 # quality 90 with 4:2:0 chroma (23 KB a photo), 90 at quality 95 with full chroma (40 KB).
@@ -36,6 +37,23 @@ def preview_long_side(preprocessing: Mapping[str, Any] | None) -> int:
     return PREVIEW_FACTOR * (side if side > 0 else DEFAULT_MODEL_INPUT)
 
 
+def preview_min_short_side(preprocessing: Mapping[str, Any] | None) -> int:
+    """The model's resize (its preprocessing scales the short side to this): a preview's short side is
+    never smaller, so a wide panorama is not scaled back up by the worker; 256 when it is not known."""
+    try:
+        side = int((preprocessing or {})["resize"])
+    except (KeyError, TypeError, ValueError):
+        side = DEFAULT_MODEL_RESIZE
+    return side if side > 0 else DEFAULT_MODEL_RESIZE
+
+
+def preview_box(width: int, height: int, long_side: int, min_short_side: int = 0) -> int:
+    """The square the preview fits in: ``long_side``, or more for an image so wide (or tall) that its
+    short side would otherwise fall under ``min_short_side``."""
+    short, long = sorted((width, height))
+    return max(long_side, -(-min_short_side * long // max(short, 1)))
+
+
 def downscaled(image: Image.Image, long_side: int) -> Image.Image:
     """``image`` (freshly opened, not loaded) upright, in RGB, fitting ``long_side`` x ``long_side``.
 
@@ -48,16 +66,17 @@ def downscaled(image: Image.Image, long_side: int) -> Image.Image:
     return image
 
 
-def preview_jpeg(path: str | Path, long_side: int, max_pixels: int, original_size: int | None = None
-                 ) -> bytes | None:
+def preview_jpeg(path: str | Path, long_side: int, max_pixels: int, original_size: int | None = None,
+                 min_short_side: int = 0) -> bytes | None:
     """The JPEG to upload instead of the file at ``path``, or None: send the original."""
     try:
         with Image.open(path) as image:
             width, height = image.size
-            if width * height > max_pixels or max(width, height) <= long_side:
+            box = preview_box(width, height, long_side, min_short_side)
+            if width * height > max_pixels or max(width, height) <= box:
                 return None  # the worker refuses it with its own reason / it is small already
             buffer = io.BytesIO()
-            downscaled(image, long_side).save(buffer, "JPEG", quality=PREVIEW_QUALITY,
+            downscaled(image, box).save(buffer, "JPEG", quality=PREVIEW_QUALITY,
                                               subsampling=PREVIEW_SUBSAMPLING)
     except Exception:  # noqa: BLE001 - unreadable here: the worker says why, as for an original
         return None

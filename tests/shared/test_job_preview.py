@@ -13,7 +13,7 @@ from PIL import Image
 from shared import layout
 from shared.config import Config
 from shared.job import JobClient
-from shared.preview import preview_long_side
+from shared.preview import preview_jpeg, preview_long_side, preview_min_short_side
 from shared.provision import provision
 from shared.s3 import S3Service
 from shared.scan import scan
@@ -126,3 +126,16 @@ def test_the_preview_size_without_a_published_model_is_448():
     assert preview_long_side({"crop": [224, 224]}) == 448
     assert preview_long_side({"crop": [240, 320]}) == 640
     assert preview_long_side({"crop": "broken"}) == 448
+
+
+def test_a_panorama_preview_keeps_the_short_side_the_model_resizes_to(tmp_path):
+    """A 4000x1000 panorama fit into 448x448 would be 448x112, and the worker would scale it back up to
+    256 high: its preview keeps a short side of at least the model's resize instead."""
+    path = tmp_path / "panorama.jpg"
+    rng = np.random.default_rng(3)
+    Image.fromarray(rng.integers(0, 255, (1000, 4000, 3), dtype=np.uint8)).save(path, "JPEG", quality=90)
+    data = preview_jpeg(path, preview_long_side(None), 40_000_000, path.stat().st_size, preview_min_short_side(None))
+    assert data is not None and len(data) < path.stat().st_size
+    width, height = Image.open(io.BytesIO(data)).size
+    assert height >= 256 and width == 1024
+    assert preview_min_short_side({"resize": 320}) == 320 and preview_min_short_side({"resize": "x"}) == 256
