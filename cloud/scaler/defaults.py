@@ -11,14 +11,14 @@ from cloud.scaler.policy import Settings
 from shared.config import Config
 
 # Local worker processes share this machine's cores.
-# The local default cap, chosen by measurement WITH TORCH WORKERS (before issue 7's ONNX Runtime
-# worker; to be measured again): bench/scaling_local.py --measure-cap, 100-image workload through the
-# embedded cloud, warm workers, this 2-core machine (shared, load 3-13):
-#   1 worker 8.7-10.9 images/s, 2 workers 9.9-13.4 (+14-23 %), 3 workers 4.0-13.8 (at best +3 %,
-#   within run-to-run noise, at worst far slower when the machine is busy).
-# Each worker holds about 1.5 GB, and torch threads are split between them (thread_env): the second
-# worker pays for itself by overlapping one worker's queue and S3 round trips with the other's
-# inference; a third only contends. Set max_workers to override (imgrec up --max-workers N).
+# The local default cap. Chosen by measurement with torch workers: bench/scaling_local.py --measure-cap,
+# 100-image workload through the embedded cloud, warm workers, this 2-core machine (shared, load 3-13):
+#   1 worker 8.7-10.9 images/s, 2 workers 9.9-13.4 (+14-23 %), 3 workers 4.0-13.8 (at best +3 %).
+# Measured again with ONNX Runtime workers (2026-11-28, quiet machine, load 0.3): 1 worker 72.5
+# images/s, 2 workers 68.9, 3 workers 75.8, all within this machine's noise: one worker already keeps
+# both cores busy. The cap stays 2 (a second worker costs about 200 MB and starts in under a second);
+# the drain policy only starts it for a backlog one worker would take over 5 s to clear. Set
+# max_workers to override (imgrec up --max-workers N).
 LOCAL_MAX_WORKERS = 2
 
 # One cold start at a time. Measured WITH TORCH WORKERS (to be measured again with the ONNX Runtime
