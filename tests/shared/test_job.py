@@ -167,9 +167,17 @@ def test_a_duplicated_reply_counts_once(cfg, photos):
     with JobClient(cfg) as client:
         job = client.submit(items)
         FakeWorker(cfg).serve(duplicate={items[0].name, items[3].name})
-        results = collect_all(client, job)
-        time.sleep(0.5)  # the duplicates arrive too; they must not show up anywhere
+        seen: list[Result] = []
+        results = list(client.collect(job, on_result=seen.append, timeout=10.0))
+        # The duplicates were received and consumed too (deleted from the reply queue)...
+        sqs, deadline = SQSService(cfg), time.monotonic() + 10
+        while sqs.depth(client.reply_url).total:
+            assert time.monotonic() < deadline, "the duplicate replies were never consumed"
+            time.sleep(0.05)
+    # ...and none showed up: each request was yielded, and reported, exactly once.
     assert sorted(r.name for r in results) == sorted(i.name for i in items)
+    assert len({r.request_id for r in results}) == len(items)
+    assert [r.request_id for r in seen] == [r.request_id for r in results]
 
 
 def test_a_lost_reply_is_recovered_from_s3(cfg, photos):

