@@ -136,7 +136,8 @@ class Classifier:
         return top_predictions(self.probabilities(self._batch(prepared)), self.labels)
 
     def probabilities(self, batch: torch.Tensor) -> np.ndarray:
-        """Softmax of the model's output for an NCHW batch already on the device."""
+        """Softmax of the model's output for an NCHW batch (moved to the device and the model's memory
+        format here: the one place that does it)."""
         with torch.inference_mode():
             logits = self.model(batch.contiguous(memory_format=self._memory_format).to(self.device))
             return logits.float().softmax(dim=-1).cpu().numpy().astype(np.float64)
@@ -150,7 +151,7 @@ class Classifier:
                 batch = normalize(batch)
         else:
             batch = torch.stack(list(prepared)).to(self.device, non_blocking=True)
-        return batch.contiguous(memory_format=self._memory_format)
+        return batch
 
     def __repr__(self) -> str:
         return f"Classifier({self.name!r}, device={self.device})"

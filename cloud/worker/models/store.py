@@ -82,9 +82,11 @@ def can_export() -> bool:
 
 
 def local_bundle(cfg: Config, model: str | None = None, *, fresh: bool = False,
-                 check_images: Sequence[Path] | None = None) -> Bundle:
+                 check_images: Sequence[Path] | None = None, in_child: bool = False) -> Bundle:
     """The cached bundle of the model, exported into the cache first if there is none (needs torch).
-    ``fresh``: export again even if one is cached; ``check_images``: what the export is checked on."""
+    ``fresh``: export again even if one is cached; ``check_images``: what the export is checked on;
+    ``in_child``: export in a child process (``imgrec model export``), so that this process never
+    imports torch (the desktop app runs the embedded cloud in its own process)."""
     model = model or cfg.model
     cache = cache_root(cfg)
     found = None if fresh else cached_bundle(cache, model)
@@ -95,6 +97,14 @@ def local_bundle(cfg: Config, model: str | None = None, *, fresh: bool = False,
             f"no bundle for model {model!r}: none is published in the output bucket and none is cached in "
             f"{cache}. Publish one with `imgrec model publish --model {model}` from an environment with the "
             "export extra (pip install 'imgrec[export]'), or run this with --engine torch there")
+    if in_child:
+        from cloud.worker.process import export_in_child
+
+        export_in_child(cfg.replace(model=model))
+        exported = cached_bundle(cache, model)
+        if exported is None:
+            raise ModelUnavailable(f"the export of {model} left no bundle in {cache}")
+        return exported
     from cloud.worker.models.export import export_bundle
 
     folder = _model_dir(cache, model)
@@ -112,16 +122,7 @@ def local_bundle(cfg: Config, model: str | None = None, *, fresh: bool = False,
 def publish_model(cfg: Config, s3: S3Service | None = None) -> Bundle:
     """Makes cfg.model available to the fleet: the cached bundle (exported first, in a child process,
     if there is none) published to the output bucket. What ``imgrec up`` and the embedded cloud do."""
-    bundle = cached_bundle(cache_root(cfg), cfg.model)
-    if bundle is None:
-        if not can_export():
-            local_bundle(cfg)  # raises the message that says what to install or publish
-        from cloud.worker.process import export_in_child
-
-        export_in_child(cfg)
-        bundle = cached_bundle(cache_root(cfg), cfg.model)
-        if bundle is None:
-            raise ModelUnavailable(f"the export of {cfg.model} left no bundle in {cache_root(cfg)}")
+    bundle = local_bundle(cfg, in_child=True)
     publish(s3 or S3Service(cfg), cfg.output_bucket, bundle)
     return bundle
 
