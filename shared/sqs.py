@@ -36,6 +36,7 @@ class QueueDepth:
 SEND_ATTEMPTS = 5  # calls per chunk of send_batch, on top of botocore's own retries of whole calls
 SEND_BACKOFF = Backoff(first=0.1, longest=2.0)  # pause before sending again the entries that failed
 
+MAX_LIST_QUEUES = 1000  # ListQueues: queue URLs per page, at most
 RECEIPT_IS_INVALID = "ReceiptHandleIsInvalid"  # the message went back to the queue, or another took it
 
 
@@ -173,8 +174,10 @@ class SQSService:
         )
 
     # --- queues ----------------------------------------------------------------------------------
-    def create_queue(self, name: str, attributes: dict[str, str] | None = None) -> str:
-        url = self.client.create_queue(QueueName=name, Attributes=attributes or {})["QueueUrl"]
+    def create_queue(self, name: str, attributes: dict[str, str] | None = None,
+                     tags: dict[str, str] | None = None) -> str:
+        kwargs = {"tags": tags} if tags else {}  # in the same call: no moment without them
+        url = self.client.create_queue(QueueName=name, Attributes=attributes or {}, **kwargs)["QueueUrl"]
         with self._lock:
             self._urls[name] = url
         return url
@@ -187,3 +190,29 @@ class SQSService:
                 raise
         with self._lock:
             self._urls = {k: v for k, v in self._urls.items() if v != url}
+
+    def queue_urls(self, prefix: str) -> list[str]:
+        """The URLs of every queue whose name starts with ``prefix``, all pages of them."""
+        pages = self.client.get_paginator("list_queues").paginate(
+            QueueNamePrefix=prefix, PaginationConfig={"PageSize": MAX_LIST_QUEUES})
+        return [url for page in pages for url in page.get("QueueUrls", [])]
+
+    def tags(self, url: str) -> dict[str, str]:
+        return self.client.list_queue_tags(QueueUrl=url).get("Tags", {})
+
+    def tag(self, url: str, tags: dict[str, str]) -> None:
+        """Sets these tags (others stay as they are)."""
+        self.client.tag_queue(QueueUrl=url, Tags=tags)
+
+    def created(self, url: str) -> float:
+        """When the queue was created, in Unix seconds."""
+        attrs = self.client.get_queue_attributes(QueueUrl=url, AttributeNames=["CreatedTimestamp"])["Attributes"]
+        return float(attrs["CreatedTimestamp"])
+
+
+def queue_is_missing(exc: BaseException) -> bool:
+    """Whether an SQS call failed because the queue does not exist (or no longer does)."""
+    if not isinstance(exc, ClientError):
+        return False
+    code = exc.response.get("Error", {}).get("Code", "")
+    return "NonExistentQueue" in code or code == "QueueDoesNotExist"

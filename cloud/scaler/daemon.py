@@ -12,6 +12,10 @@ The workers' speed: each tick passes the fleet's median measured rate (``FleetSt
 policy. The loop remembers the last one it saw, so a fleet that went back to zero plans its next
 scale-out with the speed its workers last had; only before any worker has ever reported does the
 policy fall back to ``default_worker_rate``.
+
+Every ``prune_every`` seconds (first on the first tick that succeeds) the loop also deletes the reply queues of
+clients that died without closing (``shared/reply_queues.py``); a failed prune is logged, never a
+failed tick.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 from cloud.scaler import defaults
 from cloud.scaler.fleet import Fleet, FleetState
 from cloud.scaler.policy import HOLD, Observation, Settings, decide
+from shared import reply_queues
 from shared.config import Config
 from shared.sqs import SQSService
 
@@ -102,6 +107,7 @@ class Scaler:
         on_tick: Callable[[Tick], None] | None = None,
         log_json: str | Path | None = None,
         clock: Callable[[], float] = time.time,
+        prune_every: float | None = defaults.REPLY_PRUNE_SECONDS,
     ):
         self.cfg = cfg
         self.fleet = fleet
@@ -120,6 +126,8 @@ class Scaler:
         self._json_file = None
         self._next_wait = self.tick_seconds
         self._rate: float | None = None  # the last measured fleet rate (images/s per worker)
+        self.prune_every = prune_every  # None: never prune reply queues
+        self._next_prune = clock()
 
     # --- one tick ----------------------------------------------------------------------------
     def tick(self) -> Tick:
@@ -132,8 +140,20 @@ class Scaler:
             record = Tick(ts=now, visible=0, in_flight=0, delayed=0, running=0, pending=0, draining=0, idle=0,
                           desired=0, action=ERROR, reason=f"{type(exc).__name__}: {exc}")
             self._next_wait = self.tick_seconds
+        else:  # not after a failed tick: the endpoint may be down, and each call would wait out its timeouts
+            self._prune_reply_queues(now)
         self._report(record)
         return record
+
+    def _prune_reply_queues(self, now: float) -> None:
+        """Deletes dead clients' reply queues when it is time to; a failure waits for the next turn."""
+        if self.prune_every is None or now < self._next_prune:
+            return
+        self._next_prune = now + self.prune_every
+        try:
+            reply_queues.prune_for(self.cfg, self.sqs, now)
+        except Exception as exc:  # noqa: BLE001 - pruning is housekeeping: the loop goes on
+            log.warning("could not prune reply queues (next try in %.0f s): %s", self.prune_every, exc)
 
     def _tick(self, now: float) -> Tick:
         if self._queue_url is None:

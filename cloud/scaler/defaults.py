@@ -51,6 +51,11 @@ EC2_SCALE_IN_DELAY = EC2_RESTART_SECONDS
 # boot time, whether it ends up restarted from the warm pool or launched new.
 EC2_BOOT_SECONDS = EC2_LAUNCH_SECONDS
 
+# Reply queues of clients that died without closing (shared/reply_queues.py) are looked for this often,
+# whatever the fleet: one ListQueues and a ListQueueTags per reply queue, and a dead client's queue
+# lingers its TTL (an hour) plus this at most.
+REPLY_PRUNE_SECONDS = 600.0
+
 
 def _unset(cfg: Config, name: str) -> bool:
     return cfg.source_of(name) == "default"

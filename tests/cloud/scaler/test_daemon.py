@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
+import uuid
+
+from botocore.exceptions import ClientError
 
 from cloud.scaler.daemon import Scaler
+from cloud.scaler.defaults import REPLY_PRUNE_SECONDS
 from cloud.scaler.fleet_local import LocalFleet
 from cloud.scaler.policy import Settings
+from shared import reply_queues
 from shared.sqs import SQSService
 
 
@@ -57,3 +63,49 @@ def test_a_failing_tick_is_reported_and_the_loop_goes_on(local_cfg, fake_spawn):
         scaler.stop()
     assert len(ticks) >= 3 and all(t.action == "error" for t in ticks)
     assert "NonExistentQueue" in ticks[0].reason or "does not exist" in ticks[0].reason
+
+
+def test_ticks_prune_dead_clients_reply_queues_every_so_often(local_cfg, fake_spawn):
+    cfg = local_cfg.replace(reply_queue_prefix=f"replies-{uuid.uuid4().hex[:8]}-")  # only this test's queues
+    sqs = SQSService(cfg)
+    prefix, now = cfg.reply_queue_prefix, [time.time()]
+    reply_queues.create(sqs, f"{prefix}killed", now=now[0] - 2 * reply_queues.TTL_SECONDS)
+    short = reply_queues.create(sqs, f"{prefix}short", ttl_seconds=60, now=now[0])
+    live = reply_queues.create(sqs, f"{prefix}live", now=now[0])
+    scaler = Scaler(cfg, LocalFleet(cfg, spawn=fake_spawn), sqs=sqs, clock=lambda: now[0])
+    try:
+        assert scaler.tick().action == "hold"  # the first tick prunes
+        assert set(sqs.queue_urls(prefix)) == {live, short}
+        now[0] += 120  # "short" has expired, but the next prune is not due yet
+        scaler.tick()
+        assert set(sqs.queue_urls(prefix)) == {live, short}
+        now[0] += REPLY_PRUNE_SECONDS
+        scaler.tick()
+        assert sqs.queue_urls(prefix) == [live]
+    finally:
+        scaler.stop()
+
+
+def test_a_failing_prune_is_logged_and_the_ticks_go_on(local_cfg, fake_spawn, caplog):
+    sqs = SQSService(local_cfg)
+    calls = []
+
+    def denied(prefix):
+        calls.append(prefix)
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "ListQueues")
+
+    sqs.queue_urls = denied  # a scaler role without sqs:ListQueues
+    now = [time.time()]
+    scaler = Scaler(local_cfg, LocalFleet(local_cfg, spawn=fake_spawn), sqs=sqs, clock=lambda: now[0])
+    try:
+        with caplog.at_level(logging.WARNING, logger="imgrec.scaler"):
+            assert scaler.tick().action == "hold"
+            assert scaler.tick().action == "hold"
+        assert len(calls) == 1  # tried again at the next turn, not at every tick
+        assert any("could not prune reply queues" in r.message and "AccessDenied" in r.message
+                   for r in caplog.records)
+        now[0] += REPLY_PRUNE_SECONDS
+        scaler.tick()
+        assert len(calls) == 2
+    finally:
+        scaler.stop()
