@@ -54,11 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upload", choices=UPLOADS,
                    help="original (default): upload each file as it is; preview: a downscaled JPEG, "
                         "the original stays on disk")
+    p.add_argument("--restart", action="store_true",
+                   help="do not resume an interrupted job of these files: start a new one (the old "
+                        "job's unsent uploads are removed)")
     _common(p)
 
     p = sub.add_parser("results", help="re-collect a job's results from the output bucket")
     p.add_argument("job_id", metavar="JOB_ID")
     p.add_argument("--out", metavar="CSV")
+    p.add_argument("--wait", type=float, nargs="?", const=600.0, default=0.0, metavar="S",
+                   help="while requests are in progress, wait for them (up to S seconds, default 600)")
     _common(p)
 
     p = sub.add_parser("predict", help="classify in this process, no cloud: the reference for the cloud path")
@@ -121,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="queue depth, workers and recent activity")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--prune", action="store_true",
+                   help="also delete the reply queues of clients that died without closing")
     _common(p)
 
     p = sub.add_parser("ami", help="bake the worker image (EC2) or print its user data")

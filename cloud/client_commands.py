@@ -19,9 +19,10 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
 from cloud.scaler.heartbeats import STALE_SECONDS
-from shared import aws, layout, results_csv
+from shared import aws, layout, reply_queues, results_csv
 from shared.config import Config
 from shared.job import JobClient, JobError, count_results, new_job_id, read_manifest, recollect
+from shared.journal import JobJournal, JournalBusy, journal_path
 from shared.local_cloud import LocalCloudError
 from shared.progress import Progress
 from shared.provision import lookup
@@ -132,19 +133,35 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
             started = time.monotonic()
         else:
             probe(cfg)
+        # A job on a lasting target is journaled, so that the same command resumes it if it stops; the
+        # embedded cloud ends with this process, and its jobs with it.
+        journal = None if embedded else _open_journal(cfg, args.paths, stack)
         client = stack.enter_context(JobClient(cfg))
         show = not getattr(args, "no_progress", False)
         progress = Progress(len(scanned.images), sys.stderr, enabled=show)
-        job_id = new_job_id()
+        job_id, resume = new_job_id(), None
         where = "the embedded local cloud" if embedded else _target(cfg)
-        print(f"job {job_id}: {len(scanned.images)} image(s) to {where}", file=sys.stderr, flush=True)
+        previous = journal.previous() if journal is not None else None
+        if previous is not None and getattr(args, "restart", False):
+            client.abandon(previous)
+            print(f"job {previous.job_id} abandoned (--restart): its unsent uploads are removed",
+                  file=sys.stderr)
+        elif previous is not None:
+            resume = client.plan_resume(previous, scanned.images)
+            job_id = resume.job_id
+            print(f"job {job_id}: resuming an interrupted run: {resume.summary(len(scanned.images))} "
+                  "(--restart starts over)", file=sys.stderr, flush=True)
+        if resume is None:
+            print(f"job {job_id}: {len(scanned.images)} image(s) to {where}", file=sys.stderr, flush=True)
         try:
             job = client.submit(scanned.images, on_uploaded=progress.uploaded, job_id=job_id,
-                                skipped=scanned.skipped)
+                                skipped=scanned.skipped, journal=journal, resume=resume)
             results = list(client.collect(job, on_result=progress.result))
             elapsed = time.monotonic() - started  # the job itself, not the local cloud's shutdown
         finally:
             progress.close()
+        if journal is not None:
+            journal.finish()  # every file has its row: nothing left to resume
     rows = results_csv.to_rows(results, scanned.skipped)
     _write_rows(rows, args.out)
     print(results_csv.summary_line(rows, elapsed) + setup_note
@@ -152,6 +169,16 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
     if not embedded:
         print(f"re-collect later with: imgrec results {job_id}", file=sys.stderr)
     return results_csv.exit_code(rows)
+
+
+def _open_journal(cfg: Config, paths, stack: ExitStack) -> JobJournal:
+    try:
+        journal = JobJournal.open(journal_path(cfg, paths))
+    except JournalBusy:
+        raise CommandError("another `imgrec classify` of these files to this target is running now: "
+                           "wait for it to finish") from None
+    stack.callback(journal.close)
+    return journal
 
 
 def _start_embedded(cfg: Config, args: argparse.Namespace, stack: ExitStack) -> Config:
@@ -177,14 +204,24 @@ def _start_embedded(cfg: Config, args: argparse.Namespace, stack: ExitStack) -> 
 def results(cfg: Config, args: argparse.Namespace) -> int:
     probe(cfg)
     s3 = S3Service(cfg)
-    found = recollect(cfg, args.job_id, s3)
+    wait = max(0.0, getattr(args, "wait", 0.0) or 0.0)
+
+    def waiting(n: int) -> None:
+        print(f"job {args.job_id}: waiting for {n} result(s) in progress…", file=sys.stderr, flush=True)
+
+    found = recollect(cfg, args.job_id, s3, wait=wait, on_waiting=waiting)
     manifest = read_manifest(cfg, args.job_id, s3)
     rows = results_csv.to_rows(found, manifest.skipped if manifest else ())
     _write_rows(rows, args.out)
-    line = results_csv.summary_line(rows)
-    if manifest is not None and not manifest.complete:
-        line += " (the job's submission did not finish)"
-    print(f"job {args.job_id}: {line}", file=sys.stderr)
+    counts = results_csv.tally(rows)
+    print(f"job {args.job_id}: {results_csv.summary_line(rows)}", file=sys.stderr)
+    if counts.not_sent:
+        print(f"{counts.not_sent} file(s) were never sent: the job's client stopped first. Run the same "
+              "`imgrec classify` command again (same files, same target) to send them; what is done is "
+              "not redone.", file=sys.stderr)
+    elif counts.in_progress:
+        print(f"{counts.in_progress} request(s) are queued or being classified: run this again later, or "
+              "with --wait.", file=sys.stderr)
     return results_csv.exit_code(rows)
 
 
@@ -247,6 +284,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     probe(cfg)
     sqs, s3 = SQSService(cfg), S3Service(cfg)
     resources = lookup(cfg, sqs)
+    pruned = reply_queues.prune_for(cfg, sqs) if getattr(args, "prune", False) else None
     depth = sqs.depth(resources.queues["requests"])
     dead = sqs.depth(resources.queues["dead_letter"])
     workers = _workers(s3, cfg.output_bucket)
@@ -260,6 +298,7 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
         "dead_letter": {"visible": dead.visible, "in_flight": dead.in_flight},
         "workers": workers,
         "recent_jobs": jobs,
+        "pruned_reply_queues": pruned,  # None without --prune
     }
     if getattr(args, "json", False):
         print(json.dumps(report, indent=2, default=str))
@@ -268,6 +307,8 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     print(f"requests: {depth.visible} waiting, {depth.in_flight} in flight"
           + (f", {depth.delayed} delayed" if depth.delayed else ""))
     print(f"dead letters: {dead.visible + dead.in_flight}")
+    if pruned is not None:
+        print(f"reply queues of gone clients removed: {len(pruned)}" + (f" ({', '.join(pruned)})" if pruned else ""))
     live = [w for w in workers if _live(w)]
     gone = len(workers) - len(live)
     print(f"workers: {len(live)} live" + (f" ({gone} stopped or silent for over {STALE_SECONDS:.0f} s: "

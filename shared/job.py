@@ -56,13 +56,15 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import layout
+from shared import layout, reply_queues
 from shared.config import Config
-from shared.job_manifest import Manifest, ManifestError
+from shared.job_manifest import IN_PROGRESS, Manifest, ManifestError
 from shared.job_run import CANCELLED_BEFORE_ENQUEUE, Job, JobRun
+from shared.journal import JobJournal, Previous
 from shared.messages import MessageError, Request, Result
 from shared.preview import preview_jpeg, preview_long_side, preview_min_short_side
 from shared.result_objects import MAX_OBJECT_BYTES, parse
+from shared.resume import ResumePlan, plan_resume
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service, Upload
 from shared.scan import Item, Skipped, too_many_bytes
 from shared.sqs import SQSService
@@ -70,9 +72,10 @@ from shared.sqs import SQSService
 log = logging.getLogger(__name__)
 
 RECOVER_AFTER_SECONDS = 5.0  # no new result for this long: look for missed results in S3
+MANIFEST_EVERY_SECONDS = 5.0  # while enqueuing, the manifest's list of sent requests is this fresh
+RESULTS_POLL_SECONDS = 2.0  # how often the output bucket is listed for results known to go only there
 REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
 RECEIVER_THREADS = 2
-REPLY_RETENTION_SECONDS = 24 * 3600
 FETCH_THREADS = 16
 PREVIEW_THREADS = min(4, os.cpu_count() or 1)  # Pillow releases the interpreter lock while it resizes
 UPLOAD_BUFFER_BYTES = 4 * layout.PACK_MAX_BYTES  # packs read into memory and not yet uploaded, at most
@@ -80,7 +83,6 @@ UPLOAD_BUFFER_BYTES = 4 * layout.PACK_MAX_BYTES  # packs read into memory and no
 TIMED_OUT = "timed out waiting for a result"
 CANCELLED_BEFORE_UPLOAD = "cancelled before upload"
 CLIENT_CLOSED = "client closed before it was enqueued"
-NO_RESULT = "no result in the output bucket (still queued, in progress, or lost)"
 
 
 class JobError(RuntimeError):
@@ -115,9 +117,9 @@ class JobClient:
         self.client_id = client_id or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.window = window or 0  # 0: the whole backlog is queued at once, for the autoscaler to see
         self.reply_queue = layout.reply_queue_name(cfg.reply_queue_prefix, self.client_id)
-        self.reply_url = self.sqs.create_queue(
-            self.reply_queue, {"MessageRetentionPeriod": str(REPLY_RETENTION_SECONDS)}
-        )
+        self.reply_url = reply_queues.create(self.sqs, self.reply_queue)
+        # A killed client leaves its queue behind: pruners remove it once this stops renewing it.
+        self._renewer = reply_queues.Renewer(self.sqs, self.reply_queue, self.reply_url).start()
         self._request_url: str | None = None
         self._runs: dict[str, JobRun] = {}
         self._lock = threading.Lock()
@@ -157,6 +159,8 @@ class JobClient:
         job_id: str | None = None,
         *,
         skipped: Sequence[Skipped] = (),
+        journal: JobJournal | None = None,
+        resume: ResumePlan | None = None,
     ) -> Job:
         """Uploads in packs, concurrently, then enqueues in batches of 10 as packs finish.
 
@@ -166,21 +170,35 @@ class JobClient:
         ``on_uploaded`` is called once per item whose upload finished, successfully or not (a failed
         one comes back from collect as an error): for the files of a pack when the pack is durable,
         from transfer threads. ``skipped`` files are only
-        recorded in the job's manifest, for `imgrec results`."""
+        recorded in the job's manifest, for `imgrec results`.
+
+        ``journal``: each step is recorded ahead in it (``shared.journal``), so that a later run can
+        resume the job. ``resume`` (from ``plan_resume``): the job goes on where an earlier client
+        stopped: results already in S3 come back from collect at once, requests still queued are
+        awaited, the rest is sent (again)."""
         if self._closed:
             raise JobError("this JobClient is closed")
         self.request_url()
+        if resume is not None:
+            job_id = resume.job_id
         job = Job(job_id=job_id or new_job_id(), total=len(items), skipped=list(skipped))
         items_by_rid: dict[str, Item] = {}
         for item in items:
-            rid = layout.new_request_id()
+            rid = (resume.request_ids.get(item.path) if resume else None) or layout.new_request_id()
             items_by_rid[rid] = item
-        run = _PackedRun(job, items_by_rid, self.window, cancelled)
+        run = _PackedRun(job, items_by_rid, self.window, cancelled, journal=journal)
         with self._lock:
             if job.job_id in self._runs:
                 raise JobError(f"job {job.job_id} is already running in this client")
             self._runs[job.job_id] = run
             self._active.notify_all()
+        if journal is not None:
+            if resume is None:
+                journal.start(job.job_id, self.client_id, items_by_rid)
+            else:
+                journal.continue_run(job.job_id, self.client_id, items_by_rid)
+        if resume is not None:
+            self._resume(run, resume)
         self._start_receivers()
         self._write_manifest(run)
         feeder = threading.Thread(target=self._feed, args=(run,), name=f"imgrec-enqueue-{job.job_id}", daemon=True)
@@ -195,6 +213,57 @@ class JobClient:
         while not run.settled():
             time.sleep(0.01)
         return job
+
+    # --- resume --------------------------------------------------------------------------------
+    def plan_resume(self, previous: Previous, items: Sequence[Item]) -> ResumePlan:
+        """What is left to do of an earlier run of a job (its journal), for ``submit(resume=...)``: reads
+        the job's results already in the output bucket."""
+        reader = ResultReader(self.s3, self.cfg.output_bucket, previous.job_id)
+        known = {entry.request_id for entry in previous.files.values()}
+        found = reader.read_new(wanted=known.__contains__)
+        with self._lock:
+            self._readers[previous.job_id] = reader  # collect() goes on from what it has read
+        return plan_resume(previous, items, found)
+
+    def abandon(self, previous: Previous) -> None:
+        """Gives up an earlier run of a job: the inputs it never sent and its reply queue are removed
+        (what it sent is still classified, for `imgrec results`)."""
+        self._delete_packs(plan_resume(previous, (), ()).stale_packs)
+        self._delete_reply_queue_of(previous.client_id)
+
+    def _resume(self, run: _PackedRun, plan: ResumePlan) -> None:
+        """Takes the job up where its earlier client stopped (see ``submit``)."""
+        self._delete_packs(plan.stale_packs)
+        self._delete_reply_queue_of(plan.old_client_id)  # its replies are in S3 too
+        with run.cond:
+            run.next_pack = plan.next_pack
+            for rid, result in plan.done.items():
+                if rid in run.items:
+                    run.adopted.add(rid)
+                    run.deliver(result)
+            for rid in plan.in_flight:
+                if rid in run.items:
+                    run.adopted.add(rid)
+                    run.awaited.add(rid)
+                    run.enqueued.add(rid)
+                    run.outstanding += 1
+                    run.job.requests = {**run.job.requests, rid: run.items[rid]}
+            for rid, place in plan.resend.items():
+                if rid in run.items:  # its pack is in S3: sent again as it is, without a new upload
+                    run.adopted.add(rid)
+                    run.awaited.add(rid)
+                    run.placed[rid] = place
+                    run.pending.append(rid)
+            run.cond.notify_all()
+
+    def _delete_reply_queue_of(self, client_id: str) -> None:
+        if not client_id or client_id == self.client_id:
+            return
+        name = layout.reply_queue_name(self.cfg.reply_queue_prefix, client_id)
+        try:
+            self.sqs.delete_queue(self.sqs.url(name))
+        except Exception as exc:  # noqa: BLE001 - gone already, or left for pruning
+            log.debug("did not delete the earlier reply queue %s: %s", name, _one_line(exc))
 
     def upload_tally(self, job_id: str) -> UploadTally:
         """A copy of the job's upload figures (all zero for a job this client has not submitted)."""
@@ -263,6 +332,8 @@ class JobClient:
             """(request id, the bytes to send) per item, in order; items that cannot be sent are
             answered here."""
             for rid, item in run.items.items():
+                if rid in run.adopted:
+                    continue
                 if stopping():
                     return
                 if item.size > cfg.max_image_bytes:
@@ -283,8 +354,10 @@ class JobClient:
             if stopping():  # cancel stops between packs: this one is not sent
                 in_flight.release(len(data))
                 return None
-            key = layout.pack_key(run.job.job_id, len(run.packs))
-            run.add_pack(key, [(rid, len(part)) for rid, part in members])
+            key = run.new_pack_key()
+            placed = run.add_pack(key, [(rid, len(part)) for rid, part in members])
+            if run.journal is not None:
+                run.journal.pack(key, placed)
             started.update(rid for rid, _ in members)
             return Upload(f"{len(members)} file(s) of job {run.job.job_id}", cfg.input_bucket, key, data)
 
@@ -320,6 +393,9 @@ class JobClient:
             for rid in rids:
                 report(run.items[rid], run.placed[rid][2] if error is None else None)
 
+        for rid in run.adopted:  # a resumed job's requests that are already in S3 or the queue
+            finished.add(rid)
+            report(run.items[rid])
         try:
             # Cancellation is checked in uploads(): every pack it yields is really started.
             self.s3.upload_many(uploads(), on_done)
@@ -383,18 +459,25 @@ class JobClient:
                 run.sent([rid], f"could not enqueue: {exc}")
         if not sendable:
             return
+        if run.journal is not None:
+            run.journal.sending(sendable)
         try:
             self.sqs.send_batch(self.request_url(), bodies)
         except Exception as exc:  # noqa: BLE001 - BatchFailed, ClientError, connection errors
             log.warning("could not enqueue %d request(s): %s", len(sendable), _one_line(exc))
             run.sent(sendable, f"could not enqueue: {_one_line(exc)}")
             return
+        if run.journal is not None:
+            run.journal.sent(sendable)
         run.sent(sendable, None)
+        self._write_manifest(run, every=MANIFEST_EVERY_SECONDS)
 
     def _delete_inputs(self, run: _PackedRun, rids: list[str]) -> None:
         """Best effort: packs that will never be read are removed from the input bucket; a pack is kept
         while any of its requests was sent (a worker may still read it)."""
-        keys = run.unsent_packs(rids)
+        self._delete_packs(run.unsent_packs(rids))
+
+    def _delete_packs(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
             chunk = [{"Key": k} for k in keys[start : start + 1000]]
             try:
@@ -403,13 +486,19 @@ class JobClient:
                 log.debug("could not delete unsent inputs: %s", exc)
 
     # --- manifest ------------------------------------------------------------------------------
-    def _write_manifest(self, run: JobRun, final: bool = False) -> None:
+    def _write_manifest(self, run: _PackedRun, final: bool = False, every: float = 0.0) -> None:
+        """Writes the job's manifest; with ``every``, only when the last write is older than that."""
         with run.cond:
+            now = time.monotonic()
+            if every and now - run.manifest_written < every:
+                return
+            run.manifest_written = now
             errors = {r.request_id: r.error or "" for r in run.job.upload_errors}
             manifest = Manifest(
                 job_id=run.job.job_id,
                 requests={rid: item.name for rid, item in run.items.items()},
                 errors=errors,
+                sent=set(run.job.requests),
                 skipped=list(run.job.skipped),
                 client_id=self.client_id,
                 complete=final,
@@ -519,7 +608,6 @@ class JobClient:
                     if on_result is not None:
                         on_result(result)
                     yield result
-                    continue
                 idle = now - last_progress
                 if idle >= timeout:
                     if self._recover(run):
@@ -527,7 +615,10 @@ class JobClient:
                     run.stop(TIMED_OUT)
                     for rid in run.unresolved():
                         run.fail(rid, TIMED_OUT, before_queue=rid not in run.enqueued)
-                elif idle >= recover_every and now - last_recovery >= recover_every:
+                elif ((idle >= recover_every and now - last_recovery >= recover_every)
+                      or (run.awaiting() and now - last_recovery >= min(recover_every, RESULTS_POLL_SECONDS))):
+                    # Results missed on the reply queue, and those of requests an earlier client of a
+                    # resumed job sent (their replies went to its queue): both are in S3.
                     last_recovery = now
                     self._recover(run)
         finally:
@@ -554,6 +645,7 @@ class JobClient:
             run.stop(CLIENT_CLOSED)
         for thread in self._receivers + self._feeders:
             thread.join(timeout=REPLY_WAIT_SECONDS + 10)
+        self._renewer.stop()  # first: a renewal must not create the queue again
         try:
             self.sqs.delete_queue(self.reply_url)
         except Exception as exc:  # noqa: BLE001 - an unreachable endpoint must not hide the real error
@@ -565,26 +657,45 @@ class _PackedRun(JobRun):
     and batches that end at a pack's end where they can (a pack's requests go in one SendMessageBatch,
     so a cancel, checked between batches, leaves no pack half enqueued)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, journal: JobJournal | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.journal = journal
         self.packs: dict[str, list[str]] = {}  # pack key -> its request ids, in byte order
         self.placed: dict[str, tuple[str, int, int]] = {}  # request id -> (pack key, offset, length)
+        self.next_pack = 0
+        self.adopted: set[str] = set()  # a resumed job's requests not uploaded again (done, queued, resent)
+        self.awaited: set[str] = set()  # of those, the ones sent by an earlier client: answers come via S3
+        self.manifest_written = 0.0  # time.monotonic() of the latest manifest write
 
-    def add_pack(self, key: str, members: list[tuple[str, int]]) -> None:
-        """Records a pack about to be uploaded: (request id, bytes) of each image, in order."""
+    def new_pack_key(self) -> str:
+        with self.cond:
+            key = layout.pack_key(self.job.job_id, self.next_pack)
+            self.next_pack += 1
+            return key
+
+    def add_pack(self, key: str, members: list[tuple[str, int]]) -> list[tuple[str, int, int]]:
+        """Records a pack about to be uploaded: (request id, bytes) of each image, in order; returns
+        (request id, offset, length) of each."""
         with self.cond:
             self.packs[key] = [rid for rid, _ in members]
             offset = 0
             for rid, length in members:
                 self.placed[rid] = (key, offset, length)
                 offset += length
+            return [(rid, *self.placed[rid][1:]) for rid, _ in members]
 
     def unsent_packs(self, rids: list[str]) -> list[str]:
-        """The packs holding these requests of which no request was sent (or is being sent)."""
+        """The packs holding these requests of which no request was sent (or is being sent). Packs of
+        an earlier run of a resumed job are never among them: some of their requests were sent."""
         with self.cond:
             keys = {self.placed[rid][0] for rid in rids if rid in self.placed}
-            return sorted(key for key in keys
-                          if not any(rid in self.enqueued or rid in self.job.requests for rid in self.packs[key]))
+            return sorted(key for key in keys if key in self.packs
+                          and not any(rid in self.enqueued or rid in self.job.requests for rid in self.packs[key]))
+
+    def awaiting(self) -> bool:
+        """Whether requests sent by an earlier client of this job are still unanswered."""
+        with self.cond:
+            return any(rid not in self.resolved for rid in self.awaited)
 
     def take_batch(self) -> list[str] | None:
         with self.cond:  # reentrant: the batch is cut before anyone else sees it
@@ -635,9 +746,10 @@ class _Previews:
     the order the uploads ask: ``take(rid)`` gives (file to upload, its size), the original's when a
     preview would not help (see ``shared.preview``); ``discard(rid)`` removes it once read into its pack."""
 
-    def __init__(self, run: JobRun, cfg: Config, sides: tuple[int, int], folder: Path, pool: ThreadPoolExecutor):
+    def __init__(self, run: _PackedRun, cfg: Config, sides: tuple[int, int], folder: Path, pool: ThreadPoolExecutor):
         self._cfg, self._sides, self._folder, self._pool = cfg, sides, folder, pool
-        self._todo = iter([(rid, item) for rid, item in run.items.items() if item.size <= cfg.max_image_bytes])
+        self._todo = iter([(rid, item) for rid, item in run.items.items()
+                           if item.size <= cfg.max_image_bytes and rid not in run.adopted])
         self._ahead: dict[str, Future] = {}
 
     def _make(self, rid: str, item: Item) -> tuple[str, int]:
@@ -754,24 +866,32 @@ def count_results(s3: S3Service, bucket: str, job_id: str) -> int:
     return len(fetch_results(s3, bucket, job_id))
 
 
-def recollect(cfg: Config, job_id: str, s3: S3Service | None = None) -> list[Result]:
-    """A job's results from the output bucket alone, sorted by name: one per item of the manifest
-    (an error row for each item with no result), or whatever results exist when there is none."""
+def recollect(cfg: Config, job_id: str, s3: S3Service | None = None, wait: float = 0.0,
+              on_waiting: Callable[[int], None] | None = None) -> list[Result]:
+    """A job's results from the output bucket alone, sorted by name: one per item of the manifest (an
+    item with no result is an error row: why it failed before the queue, ``IN_PROGRESS`` or
+    ``NOT_SENT``), or whatever results exist when there is none. With ``wait``, looks again every few
+    seconds, for up to that many seconds, while requests are in progress (``on_waiting(n)`` each time)."""
     s3 = s3 or S3Service(cfg)
     manifest = read_manifest(cfg, job_id, s3)
     reader = ResultReader(s3, cfg.output_bucket, job_id)
-    results = reader.read_new(wanted=(lambda rid: True) if manifest is None else manifest.requests.__contains__)
+    wanted = (lambda rid: True) if manifest is None else manifest.requests.__contains__
+    found = {result.request_id: result for result in reader.read_new(wanted=wanted)}
     if manifest is None and not reader.listed:
         raise JobError(f"no job {job_id!r} in s3://{cfg.output_bucket}: no manifest and no results")
-    found = {result.request_id: result for result in results}  # one per request id already
+    deadline = time.monotonic() + wait
+    while manifest is not None:
+        waiting = [rid for rid in manifest.requests if rid not in found and manifest.unanswered(rid) == IN_PROGRESS]
+        left = deadline - time.monotonic()
+        if not waiting or left <= 0:
+            break
+        if on_waiting is not None:
+            on_waiting(len(waiting))
+        time.sleep(min(RESULTS_POLL_SECONDS, left))
+        manifest = read_manifest(cfg, job_id, s3) or manifest  # a live client updates what it sent
+        found.update((result.request_id, result) for result in reader.read_new(wanted=manifest.requests.__contains__))
     if manifest is not None:
-        known = {}
-        for rid, name in manifest.requests.items():
-            if rid in found:
-                known[rid] = replace(found[rid], name=name) if found[rid].name != name else found[rid]
-            else:
-                known[rid] = Result(request_id=rid, job_id=job_id, name=name,
-                                    error=manifest.errors.get(rid) or NO_RESULT)
-        found = known
+        found = {rid: (replace(found[rid], name=name) if found[rid].name != name else found[rid]) if rid in found
+                 else Result(request_id=rid, job_id=job_id, name=name, error=manifest.unanswered(rid))
+                 for rid, name in manifest.requests.items()}
     return sorted(found.values(), key=lambda r: (r.name, r.request_id))
-

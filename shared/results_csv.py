@@ -5,7 +5,8 @@ sees (path relative to the folder given, or the file name), ``top5`` is labels j
 is empty on success. Rows are sorted by image name; every file submitted appears exactly once.
 
 Exit-code rule: a run fails (exit 1) when a file that looks like an image, by name or by content,
-failed. Files skipped because they are not images are reported, but do not fail the run.
+failed, or was never sent (`imgrec results` of a job whose client stopped). Files skipped because they
+are not images are reported, and requests still in progress are listed, but neither fails the run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from shared.job_manifest import IN_PROGRESS, NOT_SENT, PENDING
 from shared.messages import Result
 from shared.scan import Skipped
 
@@ -52,9 +54,14 @@ class Row:
         return not self.error
 
     @property
+    def pending(self) -> bool:
+        """A request with no result yet: in progress, or not sent (`imgrec results`)."""
+        return self.error in PENDING
+
+    @property
     def failed(self) -> bool:
         """Counts against the exit code: an image (by name or content) with an error."""
-        return bool(self.error) and self.looks_like_image
+        return bool(self.error) and self.looks_like_image and not self.pending
 
     @property
     def skipped(self) -> bool:
@@ -163,34 +170,50 @@ def print_table(rows: Iterable[Row], file: IO[str] | None = None) -> None:
         print(line.rstrip(), file=file)
 
 
-def summarize(rows: Iterable[Row]) -> tuple[int, int, int]:
-    """(n_ok, n_failed, n_skipped): failed = images with an error; skipped = non-images left alone."""
-    n_ok = n_failed = n_skipped = 0
+@dataclass(frozen=True)
+class Tally:
+    ok: int = 0
+    failed: int = 0  # images with an error
+    skipped: int = 0  # non-images left alone
+    in_progress: int = 0
+    not_sent: int = 0
+
+
+def tally(rows: Iterable[Row]) -> Tally:
+    counts = dict.fromkeys(("ok", "failed", "skipped", "in_progress", "not_sent"), 0)
     for row in rows:
         if row.ok:
-            n_ok += 1
+            counts["ok"] += 1
+        elif row.error == IN_PROGRESS:
+            counts["in_progress"] += 1
+        elif row.error == NOT_SENT:
+            counts["not_sent"] += 1
         elif row.looks_like_image:
-            n_failed += 1
+            counts["failed"] += 1
         else:
-            n_skipped += 1
-    return n_ok, n_failed, n_skipped
+            counts["skipped"] += 1
+    return Tally(**counts)
 
 
 def exit_code(rows: Iterable[Row]) -> int:
-    """Non-zero when a file that looks like an image (by name or content) failed."""
-    _ok, failed, _skipped = summarize(rows)
-    return EXIT_FAILED if failed else EXIT_OK
+    """Non-zero when a file that looks like an image (by name or content) failed or was never sent."""
+    counts = tally(rows)
+    return EXIT_FAILED if counts.failed or counts.not_sent else EXIT_OK
 
 
 def summary_line(rows: Iterable[Row], seconds: float | None = None) -> str:
     """One line for stderr, e.g. ``98 classified, 1 failed, 3 skipped (not images) in 12.3 s``."""
-    n_ok, n_failed, n_skipped = summarize(rows)
-    parts = [f"{n_ok} classified", f"{n_failed} failed"]
-    if n_skipped:
-        parts.append(f"{n_skipped} skipped (not images)")
+    counts = tally(rows)
+    parts = [f"{counts.ok} classified", f"{counts.failed} failed"]
+    if counts.in_progress:
+        parts.append(f"{counts.in_progress} in progress")
+    if counts.not_sent:
+        parts.append(f"{counts.not_sent} not sent")
+    if counts.skipped:
+        parts.append(f"{counts.skipped} skipped (not images)")
     line = ", ".join(parts)
     if seconds is not None:
         line += f" in {seconds:.1f} s"
-        if n_ok and seconds > 0:
-            line += f" ({(n_ok + n_failed) / seconds:.1f} images/s)"
+        if counts.ok and seconds > 0:
+            line += f" ({(counts.ok + counts.failed) / seconds:.1f} images/s)"
     return line

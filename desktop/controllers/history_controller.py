@@ -16,7 +16,8 @@ from desktop.rows import TableRow, row_from_result
 from desktop.tasks import Task, TaskError, TaskRunner
 from desktop.views.main_view import MainView
 from shared.config import Config
-from shared.job import NO_RESULT, JobClient
+from shared.job import recollect as recollect_results
+from shared.job_manifest import PENDING
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +42,10 @@ def load_job(task: Task, history: HistoryStore, job_id: str) -> JobHistory:
 def recollect(task: Task, cfg: Config, history: HistoryStore, job_id: str) -> Recollected:
     """The job's results from the output bucket; those not stored locally yet are stored and returned."""
     saved = history.load(job_id)
-    client = JobClient(cfg)
-    try:
-        results = client.recollect(job_id)
-    finally:
-        client.close()
+    results = recollect_results(cfg, job_id)
     missing = set(saved.missing)
     rows = [row_from_result(r, saved.paths.get(r.name)) for r in results
-            if r.name in missing and r.error != NO_RESULT]
+            if r.name in missing and r.error not in PENDING]
     history.add_rows(job_id, rows)
     return Recollected(job_id, rows, len(missing) - len(rows))
 

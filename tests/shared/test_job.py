@@ -1,10 +1,8 @@
-"""The job client against moto (`mock_aws`), with a stand-in worker that answers like the real one:
-the results of a batch to S3 as one object per job, replies to the request's reply queue, requests
-deleted."""
+"""The job client against moto (`mock_aws`, tests/shared/conftest.py), with a stand-in worker that
+answers like the real one (tests/shared/fake_worker.py)."""
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import time
@@ -12,113 +10,17 @@ from collections import defaultdict
 
 import pytest
 from moto import mock_aws
-from PIL import Image
 
 from shared import layout
 from shared.config import Config
-from shared.job import CANCELLED_BEFORE_ENQUEUE, NO_RESULT, TIMED_OUT, JobClient, JobError, count_results
-from shared.messages import Request, Result
-from shared.provision import provision
+from shared.job import CANCELLED_BEFORE_ENQUEUE, TIMED_OUT, JobClient, JobError, count_results
+from shared.job_manifest import IN_PROGRESS
+from shared.messages import Result
 from shared.result_objects import batch_body
 from shared.s3 import S3Service
-from shared.scan import Skipped, scan
+from shared.scan import Skipped
 from shared.sqs import SQSService
-
-
-@pytest.fixture
-def cfg():
-    with mock_aws():
-        cfg = Config(wait_time=0)
-        provision(cfg)
-        yield cfg
-
-
-@pytest.fixture
-def photos(tmp_path):
-    def make(n: int, folder: str = "photos"):
-        root = tmp_path / folder
-        root.mkdir(exist_ok=True)
-        for i in range(n):
-            buffer = io.BytesIO()
-            Image.new("RGB", (4, 4), (i, 0, 0)).save(buffer, "PNG")
-            (root / f"img{i:03d}.png").write_bytes(buffer.getvalue())
-        return scan([root]).images
-    return make
-
-
-class FakeWorker:
-    """Answers requests like the real worker, with knobs to lose, repeat or ignore replies."""
-
-    def __init__(self, cfg: Config):
-        self.cfg = cfg
-        self.s3, self.sqs = S3Service(cfg), SQSService(cfg)
-        self.url = self.sqs.url(cfg.request_queue)
-        self.seen: list[Request] = []
-        self.redelivered: set[str] = set()
-        self.inputs: dict[str, bytes] = {}  # request id -> the image its request names
-
-    def serve(self, *, lose_reply=(), duplicate=(), ignore=(), redeliver=(), old_format=False,
-              limit: int | None = None) -> int:
-        """Answers what is queued now; names in ``lose_reply`` get only the S3 result, in ``duplicate``
-        two replies, in ``ignore`` nothing at all (the request is deleted), in ``redeliver`` an answer
-        but no delete the first time (as if the worker died before deleting it), so the request comes
-        back and is answered again in another batch. ``old_format`` writes one object per result, as
-        builds before batch objects did. Returns requests handled."""
-        handled = 0
-        while limit is None or handled < limit:
-            messages = self.sqs.receive(self.url, wait=0)
-            if not messages:
-                return handled
-            by_job: dict[str, list[Result]] = defaultdict(list)
-            replies: list[tuple[Request, Result]] = []
-            done, again = [], []
-            for message in messages:
-                request = Request.from_json(message.body)
-                self.seen.append(request)
-                handled += 1
-                if request.name in redeliver and request.name not in self.redelivered:
-                    self.redelivered.add(request.name)
-                    again.append(message.receipt)
-                else:
-                    done.append(message.receipt)
-                if request.name in ignore:
-                    continue
-                self.inputs[request.request_id] = self.s3.get_bytes(request.bucket, request.key,
-                                                                    byte_range=request.byte_range)
-                result = Result(request_id=request.request_id, job_id=request.job_id, name=request.name,
-                                label=f"label-of-{request.name}", score=0.5, top5=(("x", 0.5),),
-                                model="fake", worker_id="fake-1")
-                by_job[request.job_id].append(result)
-                replies.append((request, result))
-            for job_id, results in by_job.items():
-                if old_format:
-                    for result in results:
-                        self.s3.put_json(self.cfg.output_bucket, old_result_key(result), result.to_dict())
-                else:
-                    self.s3.put_bytes(self.cfg.output_bucket, layout.result_batch_key(job_id, layout.new_batch_id()),
-                                      batch_body(results))
-            for request, result in replies:
-                if request.name not in lose_reply:
-                    copies = 2 if request.name in duplicate else 1
-                    self.sqs.send_batch(request.reply_queue, [result.to_json()] * copies)
-            if done:
-                self.sqs.delete_batch(self.url, done)
-            if again:
-                self.sqs.change_visibility_batch(self.url, again, 0)
-        return handled
-
-
-def old_result_key(result: Result) -> str:
-    """Where builds before batch objects wrote each result."""
-    return f"results/{result.job_id}/{result.request_id}.json"
-
-
-def result_objects(cfg: Config, job_id: str) -> list[str]:
-    return list(S3Service(cfg).list_keys(cfg.output_bucket, layout.result_prefix(job_id)))
-
-
-def collect_all(client, job, timeout=10.0) -> list[Result]:
-    return list(client.collect(job, timeout=timeout))
+from tests.shared.fake_worker import FakeWorker, collect_all, result_objects
 
 
 def test_every_item_comes_back_once_with_its_name(cfg, photos):
@@ -281,7 +183,7 @@ def test_recollect_reads_results_from_s3_and_reports_missing_ones(cfg, photos):
         results = later.recollect(job.job_id)
         manifest = later.read_manifest(job.job_id)
     assert [r.name for r in results] == sorted(i.name for i in items)
-    assert {r.name: r.error for r in results if not r.ok} == {items[0].name: NO_RESULT}
+    assert {r.name: r.error for r in results if not r.ok} == {items[0].name: IN_PROGRESS}
     assert manifest.skipped == skipped and manifest.complete
 
 
@@ -377,7 +279,7 @@ def test_results_that_are_not_the_jobs_are_left_out(cfg, photos):
     with JobClient(cfg) as later:
         results = later.recollect(jid)
     assert len(results) == 3 and "forged" not in {r.label for r in results}
-    assert {r.name: r.error for r in results if not r.ok} == {items[2].name: NO_RESULT}
+    assert {r.name: r.error for r in results if not r.ok} == {items[2].name: IN_PROGRESS}
 
 
 def test_recovery_reads_each_result_object_once(cfg, photos):

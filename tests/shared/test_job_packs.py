@@ -8,9 +8,7 @@ from shared import layout
 from shared.job import CANCELLED_BEFORE_ENQUEUE, JobClient
 from shared.s3 import S3Service
 from shared.scan import scan
-from tests.shared.test_job import FakeWorker, cfg, collect_all, photos  # noqa: F401 - fixtures
-
-__all__ = ["cfg", "photos"]
+from tests.shared.fake_worker import FakeWorker, collect_all
 
 
 def input_objects(cfg, job_id: str) -> list[str]:

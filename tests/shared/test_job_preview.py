@@ -17,7 +17,7 @@ from shared.preview import preview_jpeg, preview_long_side, preview_min_short_si
 from shared.provision import provision
 from shared.s3 import S3Service
 from shared.scan import scan
-from tests.shared.test_job import FakeWorker
+from tests.shared.fake_worker import FakeWorker
 
 EXIF_ORIENTATION = 0x0112
 ROTATED_90 = 6  # the camera was held upright: the pixels are stored landscape, shown portrait

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import io
 
+from shared.job_manifest import IN_PROGRESS, NOT_SENT
 from shared.messages import Result
 from shared.results_csv import (
     COLUMNS,
     EXIT_FAILED,
     EXIT_OK,
+    Tally,
     exit_code,
     print_table,
     read_csv,
-    summarize,
     summary_line,
+    tally,
     to_rows,
     write_csv,
 )
@@ -75,7 +77,7 @@ def test_names_with_commas_and_quotes_survive_a_round_trip(tmp_path):
 
 def test_skipped_non_images_alone_do_not_fail_the_run():
     rows = to_rows([ok("a.jpg")], [Skipped("readme.txt", "skipped: not an image (text)", False)])
-    assert summarize(rows) == (1, 0, 1)
+    assert tally(rows) == Tally(ok=1, skipped=1)
     assert exit_code(rows) == EXIT_OK
 
 
@@ -85,7 +87,7 @@ def test_an_image_that_failed_fails_the_run():
 
 def test_a_skipped_file_that_looks_like_an_image_fails_the_run():
     rows = to_rows([ok("a.jpg")], [Skipped("notes.jpg", "skipped: not an image (text)", True)])
-    assert summarize(rows) == (1, 1, 0)
+    assert tally(rows) == Tally(ok=1, failed=1)
     assert exit_code(rows) == EXIT_FAILED
 
 
@@ -94,6 +96,19 @@ def test_summary_line_counts_each_kind():
                    [Skipped("t.txt", "skipped: not an image (text)", False)])
     line = summary_line(rows, seconds=2.0)
     assert line.startswith("2 classified, 1 failed, 1 skipped (not images) in 2.0 s")
+
+
+def test_requests_in_progress_do_not_fail_the_run_but_requests_never_sent_do():
+    def unanswered(name: str, error: str) -> Result:
+        return Result(request_id=f"r-{name}", job_id="j1", name=name, error=error)
+
+    in_progress = to_rows([ok("a.jpg"), unanswered("b.jpg", IN_PROGRESS)])
+    assert tally(in_progress) == Tally(ok=1, in_progress=1)
+    assert exit_code(in_progress) == EXIT_OK
+    assert summary_line(in_progress) == "1 classified, 0 failed, 1 in progress"
+    not_sent = to_rows([ok("a.jpg"), unanswered("b.jpg", NOT_SENT)])
+    assert exit_code(not_sent) == EXIT_FAILED
+    assert summary_line(not_sent) == "1 classified, 0 failed, 1 not sent"
 
 
 def test_table_shows_every_row_with_label_or_error():

@@ -61,12 +61,15 @@ def _one_line_naming(err: str, address: str) -> str:
     return lines[0]
 
 
-def test_classify_against_a_mute_endpoint_says_so_within_15_s(mute, tmp_path, capsys):
+def test_classify_against_a_mute_endpoint_says_so_within_15_s(mute, tmp_path, capsys, reliability):
     image = tmp_path / "x.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
     started = time.monotonic()
     code = imgrec(["classify", "--no-progress", "--endpoint", mute.address, str(image)])
     took = time.monotonic() - started
+    reliability.record("endpoint that accepts connections and never answers", images=1, results=[],
+                       refused=1 if code == 2 else 0, seconds=took,
+                       note="one line naming the address, exit 2; nothing was accepted")
     assert code == 2
     _one_line_naming(capsys.readouterr().err, mute.address)
     assert took < BOUND
