@@ -164,6 +164,8 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
             journal.finish()  # every file has its row: nothing left to resume
     rows = results_csv.to_rows(results, scanned.skipped)
     _write_rows(rows, args.out)
+    if resume is not None:
+        setup_note += f"; {len(resume.done)} of them were classified before the interruption"
     print(results_csv.summary_line(rows, elapsed) + setup_note
           + (f"; results in {args.out}" if args.out else ""), file=sys.stderr)
     if not embedded:
@@ -216,9 +218,9 @@ def results(cfg: Config, args: argparse.Namespace) -> int:
     counts = results_csv.tally(rows)
     print(f"job {args.job_id}: {results_csv.summary_line(rows)}", file=sys.stderr)
     if counts.not_sent:
-        print(f"{counts.not_sent} file(s) were never sent: the job's client stopped first. Run the same "
-              "`imgrec classify` command again (same files, same target) to send them; what is done is "
-              "not redone.", file=sys.stderr)
+        print(f"{counts.not_sent} file(s) are not known to be sent: the job's client stopped before sending "
+              "them, or in the last seconds of sending. Run the same `imgrec classify` command again (same "
+              "files, same target) to resume: what is done is not redone.", file=sys.stderr)
     elif counts.in_progress:
         print(f"{counts.in_progress} request(s) are queued or being classified: run this again later, or "
               "with --wait.", file=sys.stderr)

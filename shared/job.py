@@ -72,7 +72,7 @@ from shared.sqs import SQSService
 log = logging.getLogger(__name__)
 
 RECOVER_AFTER_SECONDS = 5.0  # no new result for this long: look for missed results in S3
-MANIFEST_EVERY_SECONDS = 5.0  # while enqueuing, the manifest's list of sent requests is this fresh
+MANIFEST_EVERY_SECONDS = 2.0  # while enqueuing, the manifest's list of sent requests is this fresh
 RESULTS_POLL_SECONDS = 2.0  # how often the output bucket is listed for results known to go only there
 REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
 RECEIVER_THREADS = 2

@@ -15,7 +15,7 @@ MANIFEST_VERSION = 1
 
 # What `imgrec results` says of a request with no result yet (the error column; neither is a failure).
 IN_PROGRESS = "in progress: queued or being classified, no result yet"
-NOT_SENT = ("not sent: its client stopped before sending it (or is still sending); "
+NOT_SENT = ("not sent, as of the job's latest manifest update (its client stopped, or is still sending); "
             "run the same `imgrec classify` again to resume")
 PENDING = (IN_PROGRESS, NOT_SENT)
 
