@@ -158,7 +158,8 @@ class EmbeddedCloud:
 
 
 def up_command(cfg: Config, args: argparse.Namespace) -> int:
-    """`imgrec up`: the embedded cloud in the foreground until SIGINT/SIGTERM."""
+    """`imgrec up`: the embedded cloud in the foreground until SIGINT/SIGTERM, sent to it or to its whole
+    process group (Ctrl-C): the workers are not in that group, so each is stopped once, here, and drains."""
     workers = getattr(args, "workers", None)  # None: the autoscaler
     stop = threading.Event()
     started = threading.Event()

@@ -1,10 +1,11 @@
 """The local fleet: classifier worker processes on this machine (the embedded cloud's default).
 
 Each worker is a ``python -m cloud.worker`` process started by
-:func:`cloud.worker.process.spawn_worker`. It prints JSON status lines on stdout
-(``{"event": "state", "state": "loading" | "ready" | "busy" | "idle" | "draining" | "stopped",
-"images_per_s": ..., ...}``, see :mod:`cloud.worker.status`); a reader thread per worker turns those
-lines into the fleet's view:
+:func:`cloud.worker.process.spawn_worker`, in a process group of its own (a signal to this process's
+group does not reach it; this fleet stops it, once); it stops by itself should this process die. It
+prints JSON status lines on stdout (``{"event": "state", "state": "loading" | "ready" | "busy" |
+"idle" | "draining" | "stopped", "images_per_s": ..., ...}``, see :mod:`cloud.worker.status`); a
+reader thread per worker turns those lines into the fleet's view:
 
 * booting: spawned, no ``ready`` yet (process start, model load);
 * running: ``ready`` / ``idle`` (idle) or ``busy``;

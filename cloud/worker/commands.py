@@ -45,8 +45,10 @@ def predict(cfg: Config, args: argparse.Namespace) -> int:
 
 
 def worker(cfg: Config, args: argparse.Namespace) -> int:
-    """Runs a worker until it is stopped (SIGTERM/SIGINT: drain, exit 0) or idle for too long."""
+    """Runs a worker until it is stopped (SIGTERM/SIGINT, or the death of the process that spawned it:
+    drain, exit 0) or idle for too long."""
     from cloud.worker import status as states
+    from cloud.worker.process import stop_with_parent
     from cloud.worker.shutdown import Shutdown
     from shared.s3 import S3Service
 
@@ -55,6 +57,7 @@ def worker(cfg: Config, args: argparse.Namespace) -> int:
     status = states.StatusReporter(worker_id, stdout=sys.stdout if getattr(args, "status_stdout", False) else None,
                                    s3=s3, bucket=cfg.output_bucket, model=cfg.model)
     shutdown = Shutdown().install()
+    stop_with_parent(shutdown.request, shutdown.requested)  # started by spawn_worker: drain if the parent dies
     status.set(states.LOADING)
     try:
         return _run_worker(cfg, worker_id, s3, status, shutdown)

@@ -21,15 +21,36 @@ E2E_VISIBILITY_TIMEOUT = 10
 E2E_WAIT_TIME = 2
 
 
-@pytest.fixture(scope="session")
-def cloud(tmp_path_factory):
-    """An EmbeddedCloud with two ready workers; stopped (workers, then moto) at the end of the session."""
+def e2e_cloud(workers: int, log_dir: Path):
+    """An EmbeddedCloud (not started yet) with the end-to-end settings above."""
     from cloud.embedded import EmbeddedCloud
 
-    logs = tmp_path_factory.mktemp("worker-logs")
     base = Config(visibility_timeout=E2E_VISIBILITY_TIMEOUT, wait_time=E2E_WAIT_TIME)
-    with EmbeddedCloud(base, workers=2, log_dir=logs) as running:
+    return EmbeddedCloud(base, workers=workers, log_dir=log_dir)
+
+
+@pytest.fixture(scope="session")
+def cloud(tmp_path_factory):
+    """An EmbeddedCloud with two ready workers; stopped (workers, then moto) at the end of the session.
+    Tests leave its workers as they found them: one that kills or stops workers uses ``own_cloud``."""
+    with e2e_cloud(2, tmp_path_factory.mktemp("worker-logs")) as running:
         yield running
+
+
+@pytest.fixture
+def own_cloud(tmp_path):
+    """``own_cloud(workers)``: a started EmbeddedCloud of this test's own, with ready workers; each one
+    is stopped (workers, then moto) at the end of the test."""
+    started = []
+
+    def start(workers: int = 2):
+        running = e2e_cloud(workers, tmp_path / f"workers-{len(started)}")
+        started.append(running)
+        return running.start()
+
+    yield start
+    for running in started:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import os
 import signal
 import struct
 import threading
+import time
 import zlib
 
 import pytest
@@ -111,25 +112,40 @@ def test_bad_files_each_yield_one_error_row_beside_good_images(cloud, workload_i
     assert results_csv.exit_code(rows) == results_csv.EXIT_FAILED
 
 
-def test_a_worker_killed_mid_batch_loses_nothing(cloud, workload_items, reference):
-    """Runs last in this module: afterwards the session has one worker left, which the tests above
-    would also pass with."""
-    items = workload_items[:60]
-    killed = None
+def _busy_at_once(fleet, count: int, timeout: float = RESULT_TIMEOUT) -> list[str]:
+    """The ids of ``count`` workers that hold a batch at the same moment, as soon as there are that many."""
+    deadline = time.monotonic() + timeout
+    while True:
+        fleet.changed.clear()  # before looking: a change while looking wakes the wait below
+        busy = [w.id for w in fleet.observe().workers if w.state == "busy"]
+        if len(busy) >= count:
+            return busy[:count]
+        assert time.monotonic() < deadline, f"{count} workers were never busy at once"
+        fleet.changed.wait(0.2)
+
+
+@pytest.mark.parametrize(("workers", "killed"), [pytest.param(2, 1, id="one-of-two"),
+                                                 pytest.param(3, 2, id="two-of-three-at-once")])
+def test_workers_killed_mid_batch_lose_nothing_and_duplicate_nothing(own_cloud, workload_items, reference,
+                                                                      workers, killed):
+    """SIGKILL, no drain: the batches the killed workers held come back after the visibility timeout and
+    the workers left answer them. A cloud of its own: the session's keeps its two workers."""
+    cloud = own_cloud(workers)
+    items = workload_items
     with JobClient(cloud.cfg) as client:
         job = client.submit(items)
-        results = []
-        for result in client.collect(job, timeout=RESULT_TIMEOUT):
-            results.append(result)
-            if killed is None:
-                busy = [w.id for w in cloud.fleet.observe().workers if w.state == "busy"]
-                if busy:
-                    killed = busy[0]
-                    # SIGKILL: no drain; its batch comes back after the visibility timeout
-                    os.kill(cloud.fleet.pids()[killed], signal.SIGKILL)
-    assert killed is not None, "no worker was seen busy while the job ran"
-    cloud.fleet.observe()  # reaps it
-    assert (killed, -signal.SIGKILL) in [(worker_id, code) for worker_id, code, _ in cloud.fleet.exited]
+        victims = _busy_at_once(cloud.fleet, killed)
+        pids = cloud.fleet.pids()
+        for worker_id in victims:
+            os.kill(pids[worker_id], signal.SIGKILL)
+        results = list(client.collect(job, timeout=RESULT_TIMEOUT))
+        stored = client.recollect(job.job_id)  # the output bucket alone, as `imgrec results JOB_ID` reads it
+    cloud.fleet.observe()  # reaps them
+    exits = {worker_id: code for worker_id, code, _ in cloud.fleet.exited}
+    assert exits == {worker_id: -signal.SIGKILL for worker_id in victims}
     assert sorted(r.name for r in results) == sorted(i.name for i in items)
     assert len({r.request_id for r in results}) == len(items)
     assert_matches_reference(results, reference)
+    # `imgrec results` agrees: one row per image, each answered, with the label the job got.
+    assert len(stored) == len(items) and all(r.ok for r in stored), [r.error for r in stored if not r.ok][:5]
+    assert {r.name: r.label for r in stored} == {r.name: r.label for r in results}
