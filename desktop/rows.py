@@ -38,6 +38,7 @@ class TableRow:
             label=self.label,
             score=self.score,
             top5=tuple(label for label, _ in self.top5),
+            top5_scores=tuple(score for _, score in self.top5),
             error=self.error,
             model=self.model,
             worker=self.worker,

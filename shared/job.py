@@ -42,6 +42,7 @@ How it works:
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import socket
@@ -56,7 +57,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import layout, reply_queues
+from shared import layout, reply_queues, results_csv
 from shared.config import Config
 from shared.job_manifest import IN_PROGRESS, Manifest, ManifestError
 from shared.job_run import CANCELLED_BEFORE_ENQUEUE, Job, JobRun
@@ -78,6 +79,7 @@ REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
 RECEIVER_THREADS = 2
 FETCH_THREADS = 16
 PREVIEW_THREADS = min(4, os.cpu_count() or 1)  # Pillow releases the interpreter lock while it resizes
+MAX_MERGED_BYTES = 256 * 1024 * 1024  # a job's merged CSV: about a million rows
 UPLOAD_BUFFER_BYTES = 4 * layout.PACK_MAX_BYTES  # packs read into memory and not yet uploaded, at most
 
 TIMED_OUT = "timed out waiting for a result"
@@ -596,14 +598,14 @@ class JobClient:
         timeout = self.cfg.result_timeout if timeout is None else timeout
         recover_every = max(0.2, min(RECOVER_AFTER_SECONDS, timeout / 3))
         total = len(run.items)
-        yielded = 0
+        yielded: list[Result] = []
         last_progress = last_recovery = time.monotonic()
         try:
-            while yielded < total:
+            while len(yielded) < total:
                 result = run.next_result(wait=min(0.25, recover_every))
                 now = time.monotonic()
                 if result is not None:
-                    yielded += 1
+                    yielded.append(result)
                     last_progress = now
                     if on_result is not None:
                         on_result(result)
@@ -622,10 +624,20 @@ class JobClient:
                     last_recovery = now
                     self._recover(run)
         finally:
-            if yielded >= total:
+            if len(yielded) >= total:
                 with self._lock:
                     self._runs.pop(job.job_id, None)
                     self._readers.pop(job.job_id, None)
+        self._write_merged_results(job, yielded)
+
+    def _write_merged_results(self, job: Job, results: list[Result]) -> None:
+        """The finished job's results as one CSV in the output bucket, beside its manifest."""
+        text = results_csv.to_csv_text(results_csv.to_rows(results, job.skipped))
+        try:
+            self.s3.put_bytes(self.cfg.output_bucket, layout.merged_results_key(job.job_id), text.encode("utf-8"),
+                              "text/csv; charset=utf-8")
+        except Exception as exc:  # noqa: BLE001 - the results are in S3 one batch per object all the same
+            log.warning("could not write the job's merged results: %s", _one_line(exc))
 
     def recollect(self, job_id: str) -> list[Result]:
         """A job's results from the output bucket alone (`imgrec results JOB_ID`)."""
@@ -866,14 +878,43 @@ def count_results(s3: S3Service, bucket: str, job_id: str) -> int:
     return len(fetch_results(s3, bucket, job_id))
 
 
+def read_merged_results(cfg: Config, job_id: str, manifest: Manifest, s3: S3Service) -> list[Result] | None:
+    """The finished job's results from its merged CSV, when it is there, readable, answers every request
+    of the manifest and holds no request the client gave up waiting for (its result may have come
+    since); None otherwise."""
+    try:
+        body = s3.get_bytes(cfg.output_bucket, layout.merged_results_key(job_id), max_bytes=MAX_MERGED_BYTES)
+        rows = [results_csv.row_from_dict(values) for values in results_csv.read_csv(io.StringIO(body.decode()))]
+        results = [Result(request_id=row.request_id, job_id=job_id,
+                          name=manifest.requests.get(row.request_id, row.image), label=row.label or None,
+                          score=row.score, top5=tuple(zip(row.top5, row.top5_scores, strict=True)),
+                          model=row.model or None, worker_id=row.worker or None, error=row.error or None,
+                          timings={} if row.latency_s is None else {"total_s": row.latency_s})
+                   for row in rows if row.request_id]  # rows without one are the skipped files
+    except ObjectMissing:
+        return None
+    except Exception as exc:  # noqa: BLE001 - unreadable or malformed: the result objects tell the same
+        log.warning("job %s: ignored its merged results: %s", job_id, _one_line(exc))
+        return None
+    if {r.request_id for r in results} != set(manifest.requests) or len(results) != len(manifest.requests) \
+            or any(r.error == TIMED_OUT for r in results):
+        return None
+    return results
+
+
 def recollect(cfg: Config, job_id: str, s3: S3Service | None = None, wait: float = 0.0,
               on_waiting: Callable[[int], None] | None = None) -> list[Result]:
     """A job's results from the output bucket alone, sorted by name: one per item of the manifest (an
     item with no result is an error row: why it failed before the queue, ``IN_PROGRESS`` or
-    ``NOT_SENT``), or whatever results exist when there is none. With ``wait``, looks again every few
-    seconds, for up to that many seconds, while requests are in progress (``on_waiting(n)`` each time)."""
+    ``NOT_SENT``), or whatever results exist when there is none. A finished job's merged CSV is read
+    when it is complete (one GET); otherwise the result objects are. With ``wait``, looks again every
+    few seconds, for up to that many seconds, while requests are in progress (``on_waiting(n)`` each
+    time)."""
     s3 = s3 or S3Service(cfg)
     manifest = read_manifest(cfg, job_id, s3)
+    merged = read_merged_results(cfg, job_id, manifest, s3) if manifest is not None else None
+    if merged is not None:
+        return sorted(merged, key=lambda r: (r.name, r.request_id))
     reader = ResultReader(s3, cfg.output_bucket, job_id)
     wanted = (lambda rid: True) if manifest is None else manifest.requests.__contains__
     found = {result.request_id: result for result in reader.read_new(wanted=wanted)}

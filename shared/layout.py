@@ -52,6 +52,11 @@ def manifest_key(job_id: str) -> str:
     return f"jobs/{job_id}/manifest.json"
 
 
+def merged_results_key(job_id: str) -> str:
+    """In the output bucket: the finished job's results as one CSV (the `imgrec classify` columns)."""
+    return f"jobs/{job_id}/results.csv"
+
+
 REQUEST_ID = re.compile(r"[0-9a-f]{16}")  # what a client makes: a reader rejects any other shape
 # What clients make: shared.job.new_job_id (UTC time and 6 hex digits), or the desktop's 12 hex digits.
 # A worker admits no other shape (cloud.worker.admission): a job id becomes part of S3 keys.

@@ -24,7 +24,7 @@ from shared.messages import Result
 from shared.scan import Skipped
 
 COLUMNS = ("image", "label", "score", "top5", "error")
-EXTRA_COLUMNS = ("model", "worker", "latency_s", "request_id")
+EXTRA_COLUMNS = ("model", "worker", "latency_s", "request_id", "top5_scores")
 FIELDS = COLUMNS + EXTRA_COLUMNS
 TOP5_SEPARATOR = "|"
 
@@ -42,6 +42,7 @@ class Row:
     label: str = ""
     score: float | None = None
     top5: tuple[str, ...] = ()
+    top5_scores: tuple[float, ...] = ()  # the top-5 labels' scores, in their order
     error: str = ""
     model: str = ""
     worker: str = ""
@@ -79,6 +80,7 @@ class Row:
             "worker": self.worker,
             "latency_s": "" if self.latency_s is None else f"{self.latency_s:.3f}",
             "request_id": self.request_id,
+            "top5_scores": TOP5_SEPARATOR.join(f"{score:.4f}" for score in self.top5_scores),
         }
 
 
@@ -96,6 +98,7 @@ def row_from_result(result: Result) -> Row:
         label=result.label or "",
         score=result.score if result.ok else None,
         top5=tuple(label for label, _score in result.top5) if result.ok else (),
+        top5_scores=tuple(score for _label, score in result.top5) if result.ok else (),
         error=result.error or "",
         model=result.model or "",
         worker=result.worker_id or "",
@@ -142,6 +145,24 @@ def read_csv(path_or_file: str | Path | IO[str]) -> list[dict[str, str]]:
         with open(path_or_file, newline="", encoding="utf-8") as fh:
             return list(csv.DictReader(fh))
     return list(csv.DictReader(path_or_file))
+
+
+def row_from_dict(values: dict[str, str], looks_like_image: bool = True) -> Row:
+    """A row read back from a results CSV (``read_csv``); ValueError when a number or a column is malformed."""
+    def number(text: str | None) -> float | None:
+        return float(text) if text else None
+
+    def split(text: str | None) -> tuple[str, ...]:
+        return tuple(text.split(TOP5_SEPARATOR)) if text else ()
+
+    if not values.get("image"):
+        raise ValueError("a row without an image name")
+    scores = tuple(float(score) for score in split(values.get("top5_scores")))
+    return Row(image=values["image"], label=values.get("label") or "", score=number(values.get("score")),
+               top5=split(values.get("top5")), top5_scores=scores, error=values.get("error") or "",
+               model=values.get("model") or "", worker=values.get("worker") or "",
+               latency_s=number(values.get("latency_s")), request_id=values.get("request_id") or "",
+               looks_like_image=looks_like_image)
 
 
 def to_csv_text(rows: Iterable[Row]) -> str:
