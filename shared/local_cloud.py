@@ -6,6 +6,7 @@ threads for one interpreter lock, and so that stopping it is a plain process sto
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -37,11 +38,15 @@ class MotoServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> MotoServer:
+        # A process group of its own: a Ctrl-C or a signal to the parent's group leaves it serving while
+        # the workers drain; the parent stops it after them.
+        own_group = {"process_group": 0} if os.name == "posix" else {}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "shared.moto_server", "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             stdin=subprocess.DEVNULL,
+            **own_group,
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
