@@ -27,6 +27,8 @@ def fake_aws_credentials(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     # One model cache per test session: the first test that needs the ONNX bundle exports it (seconds).
     monkeypatch.setenv("IMGREC_MODEL_CACHE", str(tmp_path_factory.getbasetemp() / "model-cache"))
+    # Job journals (resuming `imgrec classify`): a folder of each test's own.
+    monkeypatch.setenv("IMGREC_STATE_DIR", str(tmp_path_factory.mktemp("state")))
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     empty.touch()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))
@@ -51,3 +53,20 @@ def workload_dir() -> Path:
     if not WORKLOAD_DIR.is_dir() or not any(WORKLOAD_DIR.iterdir()):
         pytest.skip(f"the 100-image workload is not at {WORKLOAD_DIR}")
     return WORKLOAD_DIR
+
+
+@pytest.fixture(scope="session")
+def _reliability_out() -> str | None:
+    """IMGREC_RELIABILITY_OUT as the session started (fake_aws_credentials clears IMGREC_* for each test)."""
+    from tests.reliability import OUT_ENV
+
+    return os.environ.get(OUT_ENV)
+
+
+@pytest.fixture
+def reliability(request, _reliability_out):
+    """Records what a fault-injecting test saw, for docs/RELIABILITY.md: ``reliability.record(fault=...,
+    images=N, results=results, seconds=s)``. Writes only when IMGREC_RELIABILITY_OUT is set (bench/reliability.py)."""
+    from tests.reliability import Recorder
+
+    return Recorder(request.node.nodeid, _reliability_out)

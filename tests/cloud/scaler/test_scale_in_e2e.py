@@ -30,7 +30,7 @@ def _wait_for(condition, timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-def test_back_to_back_jobs_across_scale_ins_take_seconds_not_a_visibility_timeout(workload_dir, tmp_path):
+def test_back_to_back_jobs_across_scale_ins_take_seconds_not_a_visibility_timeout(workload_dir, tmp_path, reliability):
     images = scan([workload_dir]).images[:20]
     cfg = load_config(env={}).replace(visibility_timeout=VISIBILITY_TIMEOUT)
     with EmbeddedCloud(cfg, workers=0, autoscale=True, log_dir=tmp_path / "workers") as cloud:
@@ -41,6 +41,8 @@ def test_back_to_back_jobs_across_scale_ins_take_seconds_not_a_visibility_timeou
             with JobClient(cloud.cfg) as client:
                 results = list(client.collect(client.submit(images), timeout=VISIBILITY_TIMEOUT * 2))
             durations.append(time.monotonic() - started)
+            reliability.record("back-to-back jobs across scale-ins", images=len(images), results=results,
+                               expected=[i.name for i in images], seconds=durations[-1])
             assert sorted(r.name for r in results) == sorted(i.name for i in images)
             assert all(r.ok for r in results), [r.error for r in results if not r.ok][:3]
             # The queue is empty: the scaler stops the workers. Next job as soon as one is stopping.

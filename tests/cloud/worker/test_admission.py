@@ -142,7 +142,7 @@ def wait_until(condition, timeout: float = DEADLINE_SECONDS) -> None:
 
 
 def test_requests_naming_foreign_things_are_dead_lettered_unread_and_the_good_one_answered(
-        cloud, moto_server, classifier, good_jpeg, caplog):
+        cloud, moto_server, classifier, good_jpeg, caplog, reliability):
     caplog.set_level(logging.WARNING, logger="cloud.worker.receiver")
     s3, sqs = S3Service(cloud), SQSService(cloud)
     uid = uuid.uuid4().hex[:8]
@@ -185,6 +185,7 @@ def test_requests_naming_foreign_things_are_dead_lettered_unread_and_the_good_on
     status = StatusReporter("w-admission", stdout=io.StringIO())
     worker = Worker(cloud, classifier, worker_id="w-admission", s3=worker_s3, sqs=worker_sqs, status=status)
     thread = threading.Thread(target=worker.run, name="test-worker")
+    started = time.monotonic()
     thread.start()
     try:
         replies: list[Result] = []
@@ -195,6 +196,7 @@ def test_requests_naming_foreign_things_are_dead_lettered_unread_and_the_good_on
         dlq = sqs.url(cloud.dead_letter_queue)
         wait_until(lambda: sqs.depth(dlq).visible == len(refused))
         wait_until(lambda: sqs.depth(sqs.url(cloud.request_queue)).total == 0)
+        took = time.monotonic() - started
     finally:
         worker.stop()
         thread.join(DEADLINE_SECONDS)
@@ -215,6 +217,14 @@ def test_requests_naming_foreign_things_are_dead_lettered_unread_and_the_good_on
     while batch := sqs.receive(dlq, 10, wait=0):
         kept += [m.body for m in batch]
         sqs.delete_batch(dlq, [m.receipt for m in batch])
+    kept_names = [Request.from_json(body).name for body in kept]
+    for fault, kinds in (("request naming a foreign bucket", ["bucket"]),
+                         ("request naming a foreign reply queue", ["reply queue", "host", "account"]),
+                         ("request with bad ids", ["job id", "key"])):
+        names = [refused[kind].name for kind in kinds]
+        reliability.record(fault, images=len(names), results=[r for r in replies if r.name in names],
+                           expected=names, dead_lettered=[n for n in kept_names if n in names], seconds=took,
+                           note="reason logged; nothing read from or sent to it; the good request beside it answered")
     assert sorted(kept) == sorted(r.to_json() for r in refused.values())
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert f"refused: bucket {foreign_bucket!r} is not the input bucket" in logged

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 import zlib
 from collections.abc import Callable
 
@@ -18,6 +19,7 @@ from PIL import Image
 from cloud.worker.decode import decode_image, to_rgb
 from cloud.worker.models.engine import load_engine
 from shared.config import Config
+from tests.reliability import Outcome
 
 EXIF_ORIENTATION = 0x0112
 FRAME = 3  # pixels of transparent border in the transparent variants (wider frames change the grey labels)
@@ -171,13 +173,18 @@ CASES += [pytest.param(photo, variant, id=f"{photo}: {variant}")
 
 
 @pytest.mark.parametrize("photo, variant", CASES)
-def test_each_mode_decodes_to_what_a_viewer_shows_and_gets_the_8bit_label(engine, photos, photo, variant):
+def test_each_mode_decodes_to_what_a_viewer_shows_and_gets_the_8bit_label(engine, photos, photo, variant,
+                                                                         reliability):
     data, shown = {**COLOUR, **GREY}[variant](photos[photo])
+    started = time.monotonic()
     decoded = decode_image(data)
     assert decoded.mode == "RGB" and decoded.size == (shown.shape[1], shown.shape[0])
     levels = float(np.abs(np.asarray(decoded, dtype=np.int16) - shown.astype(np.int16)).mean())
     assert levels <= MAX_MEAN_LEVELS, f"{levels:.1f} levels off on average"
     expected, got = engine.classify([Image.fromarray(shown), decoded])
+    wrong = None if got.label == expected.label else f"{got.label!r}, not the 8-bit photo's {expected.label!r}"
+    reliability.record("16-bit and other image modes", images=1, results=[Outcome(f"{photo}: {variant}", error=wrong)],
+                       seconds=time.monotonic() - started)
     assert got.label == expected.label
 
 
