@@ -15,6 +15,7 @@ from shared.config import DEVICES, ENGINES, UPLOADS, ConfigError, load_config
 HANDLERS = {
     "classify": "cloud.client_commands:classify",
     "results": "cloud.client_commands:results",
+    "organize": "cloud.organize_commands:undo",
     "provision": "cloud.client_commands:provision",
     "status": "cloud.client_commands:status",
     "up": "cloud.embedded:up_command",
@@ -54,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--upload", choices=UPLOADS,
                    help="original (default): upload each file as it is; preview: a downscaled JPEG, "
                         "the original stays on disk")
+    p.add_argument("--organize", metavar="DEST",
+                   help="then copy each image into DEST/<label>/ (DEST/_uncertain/, DEST/_failed/)")
+    p.add_argument("--move", action="store_true", help="with --organize: move the images instead of copying")
+    p.add_argument("--min-score", type=float, default=0.0, metavar="S",
+                   help="with --organize: images scoring under S go to DEST/_uncertain/")
+    p.add_argument("--dry-run", action="store_true",
+                   help="with --organize: show how many files would go to each folder, touch nothing")
+    p.add_argument("--xmp", action="store_true",
+                   help="write each label as a keyword into an XMP sidecar beside the image (photo.jpg.xmp)")
+    p.add_argument("--xmp-top5", type=float, metavar="S",
+                   help="with --xmp: also the top-5 labels scoring at least S")
     p.add_argument("--restart", action="store_true",
                    help="do not resume an interrupted job of these files: start a new one (the old "
                         "job's unsent uploads are removed)")
@@ -65,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", type=float, nargs="?", const=600.0, default=0.0, metavar="S",
                    help="while requests are in progress, wait for them (up to S seconds, default 600)")
     _common(p)
+
+    p = sub.add_parser("organize", help="undo an `imgrec classify --organize` (puts moved files back)")
+    p.add_argument("--undo", metavar="DEST", required=True, help="the folder that was organized into")
 
     p = sub.add_parser("predict", help="classify in this process, no cloud: the reference for the cloud path")
     p.add_argument("paths", nargs="+", metavar="PATH")

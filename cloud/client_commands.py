@@ -17,6 +17,7 @@ from contextlib import ExitStack
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from cloud import organize_commands
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
 from cloud.scaler.heartbeats import STALE_SECONDS
 from shared import aws, layout, reply_queues, results_csv
@@ -115,7 +116,12 @@ def _write_rows(rows, out: str | None) -> None:
 @_clean_errors
 def classify(cfg: Config, args: argparse.Namespace) -> int:
     started = time.monotonic()
+    try:
+        organize_commands.check_options(args)
+    except organize_commands.UsageError as exc:
+        raise CommandError(str(exc)) from None
     scanned = scan(args.paths)
+    stamped = organize_commands.stamps(scanned.images) if organize_commands.wants_files(args) else {}
     if not scanned.images:
         rows = results_csv.to_rows([], scanned.skipped)
         if rows:
@@ -170,6 +176,8 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
           + (f"; results in {args.out}" if args.out else ""), file=sys.stderr)
     if not embedded:
         print(f"re-collect later with: imgrec results {job_id}", file=sys.stderr)
+    if organize_commands.wants_files(args):
+        organize_commands.apply(args, scanned.images, results, stamped)
     return results_csv.exit_code(rows)
 
 

@@ -17,7 +17,7 @@ def write_csv(path: str | Path, rows: Sequence[TableRow]) -> int:
 
 
 def write_json(path: str | Path, rows: Sequence[TableRow]) -> int:
-    ordered = sorted(rows, key=lambda r: (r.name, r.request_id))
+    ordered = sorted(rows, key=lambda r: (results_csv.natural_key(r.name), r.request_id))
     data = {"columns": list(results_csv.COLUMNS), "results": [row.to_json() for row in ordered]}
     tmp = Path(str(path) + ".part")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -914,7 +914,7 @@ def recollect(cfg: Config, job_id: str, s3: S3Service | None = None, wait: float
     manifest = read_manifest(cfg, job_id, s3)
     merged = read_merged_results(cfg, job_id, manifest, s3) if manifest is not None else None
     if merged is not None:
-        return sorted(merged, key=lambda r: (r.name, r.request_id))
+        return sorted(merged, key=lambda r: (results_csv.natural_key(r.name), r.request_id))
     reader = ResultReader(s3, cfg.output_bucket, job_id)
     wanted = (lambda rid: True) if manifest is None else manifest.requests.__contains__
     found = {result.request_id: result for result in reader.read_new(wanted=wanted)}
@@ -935,4 +935,4 @@ def recollect(cfg: Config, job_id: str, s3: S3Service | None = None, wait: float
         found = {rid: (replace(found[rid], name=name) if found[rid].name != name else found[rid]) if rid in found
                  else Result(request_id=rid, job_id=job_id, name=name, error=manifest.unanswered(rid))
                  for rid, name in manifest.requests.items()}
-    return sorted(found.values(), key=lambda r: (r.name, r.request_id))
+    return sorted(found.values(), key=lambda r: (results_csv.natural_key(r.name), r.request_id))

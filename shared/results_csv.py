@@ -2,7 +2,8 @@
 
 Columns ``image,label,score,top5,error`` come first, then extra columns. ``image`` is the name the user
 sees (path relative to the folder given, or the file name), ``top5`` is labels joined by ``|``, ``error``
-is empty on success. Rows are sorted by image name; every file submitted appears exactly once.
+is empty on success. Rows are sorted by image name, naturally (``test_2`` before ``test_10``); every
+file submitted appears exactly once.
 
 Exit-code rule: a run fails (exit 1) when a file that looks like an image, by name or by content,
 failed, or was never sent (`imgrec results` of a job whose client stopped). Files skipped because they
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -118,8 +120,17 @@ def to_rows(results: Iterable[Result] = (), skipped: Iterable[Skipped] = ()) -> 
     return sort_rows(rows)
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> str:
+    """Sorts file names as people do, ``test_2`` before ``test_10`` and case aside: a string, so that a Qt
+    sort role can use it too."""
+    return _DIGITS.sub(lambda digits: digits.group().zfill(24), name.casefold()) + "\0" + name
+
+
 def sort_rows(rows: Iterable[Row]) -> list[Row]:
-    return sorted(rows, key=lambda row: (row.image, row.request_id))
+    return sorted(rows, key=lambda row: (natural_key(row.image), row.request_id))
 
 
 def write_csv(path_or_file: str | Path | IO[str], rows: Iterable[Row]) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtGui import QBrush, QColor
 from desktop.models.list_table_model import Index, ListTableModel
 from desktop.rows import FAILED, TableRow
 from desktop.thumbnails import ThumbnailCache
+from shared import results_csv
 
 THUMB, FILE, LABEL, CONFIDENCE, LATENCY, WORKER, ERROR = range(7)
 HEADERS = ("", "File", "Label", "Confidence", "Latency", "Worker", "Error")
@@ -138,7 +139,7 @@ def _sort_key(row: TableRow, column: int) -> Any:
         return -1.0 if row.score is None else row.score
     if column == LATENCY:
         return -1.0 if row.latency_s is None else row.latency_s
-    if column == THUMB:
-        return row.name.lower()
+    if column in (THUMB, FILE):
+        return results_csv.natural_key(row.name)
     text = _display(row, column) or ""
     return text.lower()
