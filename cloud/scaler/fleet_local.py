@@ -176,6 +176,9 @@ class LocalFleet:
         return ScaleResult(removed=tuple(removed), note=note)
 
     def _terminate(self, proc: _Process) -> None:
+        """SIGTERM, once: a worker takes a second one as "exit now", cutting its drain short."""
+        if proc.terminated:
+            return
         self._signal(proc, signal.SIGTERM)
         proc.terminated = True
 
@@ -240,7 +243,8 @@ class LocalFleet:
 
     # --- shutdown ----------------------------------------------------------------------------
     def close(self, grace: float = STOP_GRACE_SECONDS) -> None:
-        """Stops every worker this fleet started: SIGTERM (they drain), then SIGKILL after ``grace``."""
+        """Stops every worker this fleet started: SIGTERM (they drain; one already draining is not signalled
+        again), then SIGKILL after ``grace``."""
         with self._lock:
             procs = list(self._procs.values())
             for proc in procs:

@@ -2,7 +2,8 @@
 
 It consumes the request queue (receive, "work" FAKE_SECONDS_PER_IMAGE per message, delete) and reports
 through the real :class:`cloud.worker.status.StatusReporter` on stdout: its states, and its measured
-rate after each message. SIGTERM makes it finish the message in hand and exit 0. The scaler tests use it
+rate after each message. SIGTERM makes it finish the message in hand (and wait FAKE_DRAIN_SECONDS) and exit 0; a second
+SIGTERM makes it exit at once with 143. The scaler tests use it
 to check the fleet and the loop in seconds; the real worker is tested end to end in test_autoscale_e2e.py.
 """
 
@@ -30,6 +31,8 @@ def main() -> int:
 
     def on_term(signum, frame):
         global stopping
+        if stopping:  # a second SIGTERM: exit now, as the real worker does
+            os._exit(128 + signal.SIGTERM)
         stopping = True
 
     signal.signal(signal.SIGTERM, on_term)
@@ -51,6 +54,7 @@ def main() -> int:
             status.add_processed(1)
         status.set(IDLE)
     status.set(DRAINING)
+    time.sleep(float(os.environ.get("FAKE_DRAIN_SECONDS", "0")))
     status.set(STOPPED)
     return 0
 

@@ -44,6 +44,18 @@ def test_workers_boot_then_run_and_scale_in_stops_only_the_idle_one(local_cfg, f
     assert [code for _, code, _ in fleet.exited] == [0, 0]  # the busy one finished its message, then exited
 
 
+def test_closing_the_fleet_lets_a_draining_worker_finish_its_drain(local_cfg, fake_spawn, monkeypatch):
+    monkeypatch.setenv("FAKE_DRAIN_SECONDS", "2")
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    try:
+        fleet.scale_to(1)
+        wait_for(lambda: fleet.observe().running == 1 and fleet.observe().idle_ids)
+        assert fleet.scale_to(0).removed == ("local-1",)  # SIGTERM: it drains for 2 s
+    finally:
+        fleet.close(grace=10)  # must not signal it again
+    assert [code for _, code, _ in fleet.exited] == [0]
+
+
 def test_one_cold_start_at_a_time_then_the_next(local_cfg, fake_spawn):
     fleet = LocalFleet(local_cfg, spawn=fake_spawn)
     try:
