@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.install-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench reliability clean
 
 install: $(STAMP)
 
@@ -37,6 +37,10 @@ bench: install
 	$(PY) bench/photos.py
 	$(PY) bench/scaling_local.py
 	$(PY) bench/scaling_sim.py
+
+# Runs the fault-injecting tests and the 2,000-image soak, and rewrites docs/RELIABILITY.md from what they saw.
+reliability: install
+	$(PY) bench/reliability.py --soak
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -16,6 +16,7 @@ from shared import layout, results_csv
 from shared.job import JobClient
 from shared.s3 import S3Service
 from shared.scan import scan
+from tests.reliability import Outcome
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +84,8 @@ def _png_claiming(width: int, height: int) -> bytes:
             + chunk(b"IEND", b""))
 
 
-def test_bad_files_each_yield_one_error_row_beside_good_images(cloud, workload_items, reference, tmp_path):
+def test_bad_files_each_yield_one_error_row_beside_good_images(cloud, workload_items, reference, tmp_path,
+                                                                reliability):
     folder = tmp_path / "mixed"
     folder.mkdir()
     good = workload_items[:3]
@@ -98,6 +100,9 @@ def test_bad_files_each_yield_one_error_row_beside_good_images(cloud, workload_i
     scanned = scan([folder])
     _job, results = run_job(cloud.cfg, scanned.images, skipped=scanned.skipped)
     rows = results_csv.to_rows(results, scanned.skipped)
+    files = [i.name for i in good] + ["notes.jpg", "empty.jpg", "truncated.jpg", "bomb.png"]
+    reliability.record("awkward-file corpus", images=len(files), expected=files,  # the scan answers two itself
+                       results=[Outcome(row.image, row.request_id or None, row.error or None) for row in rows])
     by_image: dict[str, list] = {}
     for row in rows:
         by_image.setdefault(row.image, []).append(row)
@@ -127,11 +132,12 @@ def _busy_at_once(fleet, count: int, timeout: float = RESULT_TIMEOUT) -> list[st
 @pytest.mark.parametrize(("workers", "killed"), [pytest.param(2, 1, id="one-of-two"),
                                                  pytest.param(3, 2, id="two-of-three-at-once")])
 def test_workers_killed_mid_batch_lose_nothing_and_duplicate_nothing(own_cloud, workload_items, reference,
-                                                                      workers, killed):
+                                                                      workers, killed, reliability):
     """SIGKILL, no drain: the batches the killed workers held come back after the visibility timeout and
     the workers left answer them. A cloud of its own: the session's keeps its two workers."""
     cloud = own_cloud(workers)
     items = workload_items
+    started = time.monotonic()
     with JobClient(cloud.cfg) as client:
         job = client.submit(items)
         victims = _busy_at_once(cloud.fleet, killed)
@@ -140,6 +146,9 @@ def test_workers_killed_mid_batch_lose_nothing_and_duplicate_nothing(own_cloud, 
             os.kill(pids[worker_id], signal.SIGKILL)
         results = list(client.collect(job, timeout=RESULT_TIMEOUT))
         stored = client.recollect(job.job_id)  # the output bucket alone, as `imgrec results JOB_ID` reads it
+    reliability.record("worker SIGKILLed mid-batch" if killed == 1 else "two of three workers SIGKILLed at once",
+                       images=len(items), results=results, expected=[i.name for i in items],
+                       seconds=time.monotonic() - started)
     cloud.fleet.observe()  # reaps them
     exits = {worker_id: code for worker_id, code, _ in cloud.fleet.exited}
     assert exits == {worker_id: -signal.SIGKILL for worker_id in victims}
