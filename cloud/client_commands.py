@@ -20,9 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from cloud import organize_commands
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
 from cloud.scaler.heartbeats import STALE_SECONDS
-from shared import aws, layout, reply_queues, results_csv
+from shared import aws, job_cost, layout, reply_queues, results_csv
 from shared.config import Config
-from shared.job import JobClient, JobError, count_results, new_job_id, read_manifest, recollect
+from shared.job import JobClient, JobError, count_results, given_up, new_job_id, read_manifest, recollect
 from shared.journal import JobJournal, JournalBusy, journal_path
 from shared.local_cloud import LocalCloudError
 from shared.progress import Progress
@@ -87,16 +87,23 @@ def probe(cfg: Config) -> None:
 
 
 def has_aws_target(cfg: Config) -> bool:
-    """True when the user configured somewhere to send work: an endpoint, a profile, an explicit
-    region, or credentials that boto3 finds without asking the EC2 metadata service."""
-    if cfg.endpoint_url or cfg.profile or cfg.source_of("region") != "default":
+    """True when the user configured somewhere to send work: an endpoint, a profile, a region they set
+    (not one read from the AWS profile), or credentials that boto3 finds. The EC2 metadata service (an
+    instance role) is asked only on an EC2 instance, told by local files, with a one-second timeout:
+    elsewhere it is a network call off this machine that cannot answer."""
+    if cfg.endpoint_url or cfg.profile or cfg.is_given("region"):
         return True
     import botocore.session
     from botocore.credentials import create_credential_resolver
 
     session = botocore.session.get_session()
+    ec2_host = aws.on_ec2()
+    if ec2_host:
+        session.set_config_variable("metadata_service_timeout", 1)
+        session.set_config_variable("metadata_service_num_attempts", 1)
     resolver = create_credential_resolver(session)
-    resolver.remove("iam-role")  # the instance metadata service: a network call off this machine
+    if not ec2_host:
+        resolver.remove("iam-role")  # the instance metadata service: no answer here, only a wait
     try:
         return resolver.load_credentials() is not None
     except Exception:  # noqa: BLE001 - a broken profile file: not a usable target
@@ -166,8 +173,11 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
             elapsed = time.monotonic() - started  # the job itself, not the local cloud's shutdown
         finally:
             progress.close()
-        if journal is not None:
-            journal.finish()  # every file has its row: nothing left to resume
+        if journal is not None and any(given_up(r) for r in results):
+            print("some requests were given up on: run the same command again to resume the job",
+                  file=sys.stderr)
+        elif journal is not None:
+            journal.finish()  # every file has its final row: nothing left to resume
     rows = results_csv.to_rows(results, scanned.skipped)
     _write_rows(rows, args.out)
     if resume is not None:
@@ -178,6 +188,7 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
         print(f"re-collect later with: imgrec results {job_id}", file=sys.stderr)
     if organize_commands.wants_files(args):
         organize_commands.apply(args, scanned.images, results, stamped)
+    print(job_cost.classify_line(cfg, job, results, started=started, elapsed=elapsed), file=sys.stderr)
     return results_csv.exit_code(rows)
 
 

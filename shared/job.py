@@ -59,6 +59,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared import layout, reply_queues, results_csv
 from shared.config import Config
+from shared.endpoint_watch import EndpointWatch
 from shared.job_manifest import IN_PROGRESS, Manifest, ManifestError
 from shared.job_run import CANCELLED_BEFORE_ENQUEUE, Job, JobRun
 from shared.journal import JobJournal, Previous
@@ -73,6 +74,7 @@ from shared.sqs import SQSService
 log = logging.getLogger(__name__)
 
 RECOVER_AFTER_SECONDS = 5.0  # no new result for this long: look for missed results in S3
+ENDPOINT_LOST_SECONDS = 30.0  # no result, and neither SQS nor S3 reachable, for this long: the job ends
 MANIFEST_EVERY_SECONDS = 2.0  # while enqueuing, the manifest's list of sent requests is this fresh
 RESULTS_POLL_SECONDS = 2.0  # how often the output bucket is listed for results known to go only there
 REPLY_WAIT_SECONDS = 1  # short long polls, so that close() is quick
@@ -83,6 +85,7 @@ MAX_MERGED_BYTES = 256 * 1024 * 1024  # a job's merged CSV: about a million rows
 UPLOAD_BUFFER_BYTES = 4 * layout.PACK_MAX_BYTES  # packs read into memory and not yet uploaded, at most
 
 TIMED_OUT = "timed out waiting for a result"
+STOPPED_ANSWERING = "stopped answering for"  # in the error of requests given up when the endpoint went away
 CANCELLED_BEFORE_UPLOAD = "cancelled before upload"
 CLIENT_CLOSED = "client closed before it was enqueued"
 
@@ -133,6 +136,7 @@ class JobClient:
         self._tallies: dict[str, UploadTally] = {}
         self._readers: dict[str, ResultReader] = {}  # per running job: its result objects read so far
         self._preview_sides: tuple[int, int] | None = None
+        self._endpoint = EndpointWatch(log)  # connection failures of the background calls, logged sparsely
 
     def __enter__(self) -> JobClient:
         return self
@@ -536,9 +540,10 @@ class JobClient:
             except Exception as exc:  # noqa: BLE001 - keep receiving; collect() recovers from S3
                 if self._closing.is_set():
                     return
-                log.warning("receiving replies failed: %s", _one_line(exc))
+                self._endpoint.failed("receiving replies failed", exc)
                 self._closing.wait(1.0)
                 continue
+            self._endpoint.answered()
             if not messages:
                 continue
             for message in messages:
@@ -574,8 +579,9 @@ class JobClient:
         try:
             found = reader.read_new(wanted=unresolved)
         except Exception as exc:  # noqa: BLE001 - try again at the next stall
-            log.warning("could not list results in S3: %s", _one_line(exc))
+            self._endpoint.failed("could not list results in S3", exc)
             return 0
+        self._endpoint.answered()
         recovered = sum(1 for result in found if run.deliver(result))
         if recovered:
             log.info("job %s: recovered %d result(s) from S3", job_id, recovered)
@@ -611,12 +617,19 @@ class JobClient:
                         on_result(result)
                     yield result
                 idle = now - last_progress
-                if idle >= timeout:
+                lost = min(idle, self._endpoint.silent_for()) >= ENDPOINT_LOST_SECONDS
+                if idle >= timeout or lost:
                     if self._recover(run):
                         continue  # a last look in S3 found some: not timed out after all
-                    run.stop(TIMED_OUT)
+                    reason = TIMED_OUT
+                    if lost:
+                        where = self.cfg.endpoint_url or f"AWS {self.cfg.region}"
+                        reason = (f"{where} {STOPPED_ANSWERING} {ENDPOINT_LOST_SECONDS:.0f} s "
+                                  f"({self._endpoint.last_error}); is `imgrec up` still running there?")
+                        log.error("job %s: %s", job.job_id, reason)
+                    run.stop(reason)
                     for rid in run.unresolved():
-                        run.fail(rid, TIMED_OUT, before_queue=rid not in run.enqueued)
+                        run.fail(rid, reason, before_queue=rid not in run.enqueued)
                 elif ((idle >= recover_every and now - last_recovery >= recover_every)
                       or (run.awaiting() and now - last_recovery >= min(recover_every, RESULTS_POLL_SECONDS))):
                     # Results missed on the reply queue, and those of requests an earlier client of a
@@ -878,6 +891,12 @@ def count_results(s3: S3Service, bucket: str, job_id: str) -> int:
     return len(fetch_results(s3, bucket, job_id))
 
 
+def given_up(result: Result) -> bool:
+    """A request the client stopped waiting for (timed out, or its endpoint went away): it may still be
+    answered, so its job can be resumed or re-collected."""
+    return bool(result.error) and (result.error == TIMED_OUT or STOPPED_ANSWERING in result.error)
+
+
 def read_merged_results(cfg: Config, job_id: str, manifest: Manifest, s3: S3Service) -> list[Result] | None:
     """The finished job's results from its merged CSV, when it is there, readable, answers every request
     of the manifest and holds no request the client gave up waiting for (its result may have come
@@ -897,7 +916,7 @@ def read_merged_results(cfg: Config, job_id: str, manifest: Manifest, s3: S3Serv
         log.warning("job %s: ignored its merged results: %s", job_id, _one_line(exc))
         return None
     if {r.request_id for r in results} != set(manifest.requests) or len(results) != len(manifest.requests) \
-            or any(r.error == TIMED_OUT for r in results):
+            or any(given_up(r) for r in results):
         return None
     return results
 

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 
 from shared import layout
-from shared.job import TIMED_OUT, JobClient
+from shared.job import ENDPOINT_LOST_SECONDS, STOPPED_ANSWERING, JobClient
 from shared.result_objects import parse
 from shared.s3 import S3Service
 from shared.sqs import SQSService
@@ -24,8 +24,7 @@ pytestmark = pytest.mark.e2e
 
 RESULT_TIMEOUT = 120.0  # seconds without a new result before a job that should complete gives up
 FREEZE_SECONDS = 12.0  # the frozen endpoint
-GIVE_UP_SECONDS = 15.0  # the job's result timeout once its endpoint is dead
-BOUND = 45.0  # every image back after the endpoint died: the give-up time plus slack for a busy machine
+BOUND = ENDPOINT_LOST_SECONDS + 30.0  # every image back after the endpoint died, with slack for a busy machine
 STOP_GRACE = 5.0  # workers left with a dead endpoint have nothing to drain
 
 
@@ -146,7 +145,7 @@ def test_a_moto_server_killed_mid_job_gives_every_image_back_in_bounded_time_and
     with JobClient(cloud.cfg) as client:
         job = client.submit(items)
         first = []
-        for result in client.collect(job, timeout=GIVE_UP_SECONDS):
+        for result in client.collect(job, timeout=RESULT_TIMEOUT):  # it must give up long before this
             first.append(result)
             if killed_at is None:
                 cloud.server.process.kill()  # SIGKILL: no answer to anything from now on
@@ -156,10 +155,11 @@ def test_a_moto_server_killed_mid_job_gives_every_image_back_in_bounded_time_and
     first_run = time.monotonic() - started
     cloud.stop(STOP_GRACE)
 
-    # Every image came back once, within a bounded time: labelled, or an error row saying it timed out.
+    # Every image came back once, within a bounded time: labelled, or an error row saying that the endpoint
+    # stopped answering (not a bare time-out after the job's 10-minute result timeout).
     assert sorted(r.name for r in first) == sorted(i.name for i in items)
     unanswered = [r for r in first if not r.ok]
-    assert unanswered and {r.error for r in unanswered} == {TIMED_OUT}
+    assert unanswered and all(STOPPED_ANSWERING in r.error and cloud.endpoint in r.error for r in unanswered)
     assert gave_back < BOUND
 
     fresh = own_cloud(2)
@@ -170,7 +170,8 @@ def test_a_moto_server_killed_mid_job_gives_every_image_back_in_bounded_time_and
     reliability.record("moto server killed mid-job, resubmitted to a fresh cloud", images=len(items),
                        results=again, expected=[i.name for i in items], seconds=first_run + second_run,
                        note=f"first run: {len(first) - len(unanswered)} labelled, {len(unanswered)} error rows "
-                            f"'{TIMED_OUT}' {gave_back:.0f} s after the kill; then all resubmitted")
+                            f"saying the endpoint stopped answering, {gave_back:.0f} s after the kill; then all "
+                            "resubmitted")
     assert sorted(r.name for r in again) == sorted(i.name for i in items)
     assert len({r.request_id for r in again}) == len(items)
     _assert_labels(again, reference)
