@@ -1,5 +1,6 @@
 """The one place boto3 clients are built: region, profile, endpoint override, standard retries, and
-timeouts a person can live with; and the one probe that asks whether an endpoint answers at all.
+timeouts a person can live with; the one probe that asks whether an endpoint answers at all; the
+settings that depend on the AWS account (bucket names); and whether this machine is an EC2 instance.
 
 A plain call gets a short read timeout and few attempts, so a silent endpoint fails in about half a
 minute at worst instead of four. Only an SQS long poll (``long_poll=True``) holds a connection for
@@ -13,13 +14,15 @@ import os
 import ssl
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import boto3
 import botocore.loaders
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.config import Config
+from shared.config import ACCOUNT_SOURCE, Config, ConfigError
 
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 10  # any call that is not a long poll: SQS and S3 answer in well under a second
@@ -29,6 +32,10 @@ LONG_POLL_MARGIN_SECONDS = 20  # a long poll's read timeout is its wait time plu
 MAX_ATTEMPTS = 3
 PROBE_DEADLINE_SECONDS = 10.0  # connect, send, first byte of an answer: all of it within this
 HINT = "is `imgrec up` running there? is the endpoint right?"
+# Where the kernel shows what machine this is: on EC2, a hypervisor id starting "ec2" (Xen instances)
+# or the DMI vendor "Amazon EC2" (Nitro instances). Reading them is local and instant.
+SYS_DIR = Path("/sys")
+_EC2_ID_FILES = ("hypervisor/uuid", "class/dmi/id/sys_vendor", "class/dmi/id/bios_vendor")
 
 # Loopback moto servers accept any credentials; real AWS uses the normal credential chain.
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -78,6 +85,53 @@ def client(cfg: Config, service: str, *, max_pool: int = 32, long_poll: bool = F
         if cfg.is_local:
             kwargs.update(_LOCAL_CREDENTIALS)
     return _session(cfg).client(service, **kwargs)
+
+
+# --- settings that depend on the account ---------------------------------------------------------
+
+BUCKET_ROLES = {"input_bucket": "input", "output_bucket": "output"}
+
+
+def bucket_name(role: str, account: str, region: str) -> str:
+    """The name a bucket gets when none is given: S3 names are global, so ours carry the account and
+    region (``imgrec-input-123456789012-eu-west-1``, at most 44 characters of S3's 63)."""
+    return f"imgrec-{role}-{account}-{region}"
+
+
+def with_account_defaults(cfg: Config, sts=None) -> Config:
+    """``cfg`` with a bucket name derived from the account (one STS GetCallerIdentity) for each bucket
+    that no setting names, on real AWS. Call once, where a command starts, before anything reads the
+    names. An endpoint (a moto server, ``imgrec up``, any S3-compatible store) keeps the plain names
+    ``imgrec-input`` / ``imgrec-output`` that its buckets already have: its names are not global, and
+    it may have no STS to ask."""
+    unnamed = [name for name in BUCKET_ROLES if not cfg.is_given(name)]
+    if cfg.endpoint_url or not unnamed:
+        return cfg
+    try:
+        account = (sts or client(cfg, "sts")).get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as exc:
+        settings = " and ".join(unnamed)
+        raise ConfigError(f"{settings} not set, and the AWS account could not be read to name "
+                          f"{'them' if len(unnamed) > 1 else 'it'} imgrec-<role>-<account>-{cfg.region} "
+                          f"({exc}): set {settings}, or fix the AWS credentials") from None
+    source = f"{ACCOUNT_SOURCE} {account} in {cfg.region}"
+    names = {name: bucket_name(BUCKET_ROLES[name], account, cfg.region) for name in unnamed}
+    return cfg.replace(source=source, **names)
+
+
+# --- which machine is this? ------------------------------------------------------------------------
+
+def on_ec2(sys_dir: Path | None = None) -> bool:
+    """Whether this machine is an EC2 instance, from files the kernel shows (never a network call)."""
+    base = SYS_DIR if sys_dir is None else sys_dir
+    for name in _EC2_ID_FILES:
+        try:
+            text = (base / name).read_text(errors="replace").strip().lower()
+        except OSError:
+            continue
+        if text.startswith("ec2") or text == "amazon ec2":
+            return True
+    return False
 
 
 # --- does the endpoint answer? ---------------------------------------------------------------------

@@ -4,7 +4,10 @@ Every value remembers where it came from, so a wrong value is reported as, for e
 ``max_workers = -1 (from environment IMGREC_MAX_WORKERS): must be >= 0``.
 
 AWS settings follow the standard conventions: ``AWS_PROFILE``, ``AWS_REGION`` (or
-``AWS_DEFAULT_REGION``), ``AWS_ENDPOINT_URL`` and boto3's own credential chain.
+``AWS_DEFAULT_REGION``), ``AWS_ENDPOINT_URL`` and boto3's own credential chain. A region that no
+file, variable or option gives comes from the AWS profile (``region`` in ``~/.aws/config`` or
+``AWS_CONFIG_FILE``), as boto3 would take it, and only then is ``us-east-1``. Bucket names that are
+not given are derived from the account on real AWS (``shared.aws.with_account_defaults``).
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ UPLOADS = ("original", "preview")
 
 CONFIG_ENV = "IMGREC_CONFIG"
 DEFAULT_CONFIG_PATH = Path.home() / ".config" / "imgrec" / "config.toml"
+DEFAULT_AWS_CONFIG_PATH = Path.home() / ".aws" / "config"
+
+# Where a value came from when the user did not give it: the default, or derived from the AWS profile
+# (the region) or the account (bucket names). Config.is_given tells these from values the user chose.
+DEFAULT_SOURCE = "default"
+PROFILE_SOURCE = "AWS profile"
+ACCOUNT_SOURCE = "AWS account"
 
 
 class ConfigError(ValueError):
@@ -48,6 +58,9 @@ class Config:
     request_queue: str = "imgrec-requests"
     dead_letter_queue: str = "imgrec-requests-dlq"
     reply_queue_prefix: str = "imgrec-replies-"
+    # Days an input object is kept before S3 deletes it (a lifecycle rule that `provision` sets on the
+    # input bucket); 0 keeps inputs for ever. Results, in the output bucket, never expire.
+    input_expiry_days: int = 30
 
     # --- queue behaviour --------------------------------------------------------------------
     visibility_timeout: int = 60  # seconds a received request stays hidden before redelivery
@@ -105,7 +118,12 @@ class Config:
         _validate(self)
 
     def source_of(self, name: str) -> str:
-        return self.sources.get(name, "default")
+        return self.sources.get(name, DEFAULT_SOURCE)
+
+    def is_given(self, name: str) -> bool:
+        """Whether the user chose this value (file, environment, option, code), rather than it being the
+        default or derived from the AWS profile or account."""
+        return not self.source_of(name).startswith((DEFAULT_SOURCE, PROFILE_SOURCE, ACCOUNT_SOURCE))
 
     def replace(self, source: str = "code", **changes: Any) -> Config:
         """A copy with some values changed, keeping the record of where values came from."""
@@ -171,7 +189,7 @@ def _validate(cfg: Config) -> None:
         if getattr(cfg, name) < 1:
             raise bad(name, "must be at least 1")
     for name in ("min_workers", "max_workers", "idle_timeout", "heartbeat_interval", "scale_in_delay",
-                 "activation_backlog"):
+                 "activation_backlog", "input_expiry_days"):
         if getattr(cfg, name) < 0:
             raise bad(name, "must not be negative")
     for name in ("scaler_tick", "target_drain_seconds", "default_worker_rate"):
@@ -221,6 +239,21 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return flat
 
 
+def _profile_region(profile: str | None, env: Mapping[str, str]) -> tuple[str, str] | None:
+    """The region the AWS profile names, and where it was found, as boto3 would read it; None without one.
+    A local file read, never a network call."""
+    import botocore.configloader
+    import botocore.exceptions
+
+    path = Path(env["AWS_CONFIG_FILE"]).expanduser() if env.get("AWS_CONFIG_FILE") else DEFAULT_AWS_CONFIG_PATH
+    name = profile or env.get("AWS_DEFAULT_PROFILE") or "default"
+    try:
+        region = botocore.configloader.load_config(str(path))["profiles"].get(name, {}).get("region")
+    except (botocore.exceptions.BotoCoreError, OSError, ValueError):  # no file, or one boto3 cannot read
+        return None
+    return (region, f"{PROFILE_SOURCE} {name} in {path}") if region else None
+
+
 def load_config(
     path: str | Path | None = None,
     env: Mapping[str, str] | None = None,
@@ -261,4 +294,9 @@ def load_config(
         source = f"option {(flags or {}).get(name) or '--' + name.replace('_', '-')}"
         values[name], sources[name] = _coerce(name, raw, source), source
 
+    endpoint = values.get("endpoint_url")
+    if "region" not in values and not (endpoint and _is_loopback(endpoint)):  # a local cloud uses no profile
+        found = _profile_region(values.get("profile"), env)
+        if found:
+            values["region"], sources["region"] = found
     return Config(sources=sources, **values)

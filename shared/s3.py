@@ -1,5 +1,12 @@
 """Thin S3 access: concurrent uploads through boto3's transfer manager (files, or bytes in memory such
-as the client's input packs, each one PutObject), JSON results, guarded and ranged reads."""
+as the client's input packs, each one PutObject), JSON results, guarded and ranged reads.
+
+A missing object: S3 answers 404 NoSuchKey only to a reader allowed s3:ListBucket on the bucket; to
+one without it (least privilege) it answers 403 AccessDenied, exactly as when the object exists and
+may not be read. Where a missing object is an expected answer (a worker's status object before its
+first report, a model bundle's sidecar, a job's manifest), ask with ``denied_is_missing=True``, or
+build the service with it; everywhere else a 403 stays the error it is.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +34,11 @@ class ObjectTooLarge(Exception):
 
 
 class ObjectMissing(Exception):
-    """No object under that key."""
+    """No object under that key (or, read with ``denied_is_missing``, none that this reader may read)."""
+
+
+_MISSING = ("NoSuchKey", "404")
+_DENIED = ("AccessDenied", "403")
 
 
 @dataclass(frozen=True)
@@ -39,9 +50,11 @@ class Upload:
 
 
 class S3Service:
-    def __init__(self, cfg: Config, client=None):
+    def __init__(self, cfg: Config, client=None, *, denied_is_missing: bool = False):
+        """``denied_is_missing``: the default of the reads' argument of that name (see the module's note)."""
         self.cfg = cfg
         self.client = client or aws.client(cfg, "s3", max_pool=max(32, cfg.upload_concurrency * 2))
+        self.denied_is_missing = denied_is_missing
 
     # --- uploads ---------------------------------------------------------------------------
     def upload_many(
@@ -71,10 +84,11 @@ class S3Service:
 
     # --- reads -----------------------------------------------------------------------------
     def get_bytes(self, bucket: str, key: str, max_bytes: int | None = None,
-                  byte_range: tuple[int, int] | None = None) -> bytes:
+                  byte_range: tuple[int, int] | None = None, *, denied_is_missing: bool | None = None) -> bytes:
         """The object's bytes, or with ``byte_range=(offset, length)`` those of that range (one ranged
         GET): fewer than ``length`` where the object ends sooner, none where it ends before ``offset``.
-        The caller checks what came back against what it asked for."""
+        The caller checks what came back against what it asked for. Raises ObjectMissing for a missing
+        key, and for a 403 too with ``denied_is_missing`` (None: the service's default)."""
         extra = {}
         if byte_range is not None:
             offset, length = byte_range
@@ -85,8 +99,11 @@ class S3Service:
             obj = self.client.get_object(Bucket=bucket, Key=key, **extra)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code")
-            if code in ("NoSuchKey", "404"):
+            if code in _MISSING:
                 raise ObjectMissing(f"s3://{bucket}/{key} does not exist") from None
+            if code in _DENIED and (self.denied_is_missing if denied_is_missing is None else denied_is_missing):
+                raise ObjectMissing(f"s3://{bucket}/{key} does not exist, or may not be read (S3 answers "
+                                    "AccessDenied for a missing key without s3:ListBucket)") from None
             if byte_range is not None and code in ("InvalidRange", "416"):
                 return b""  # the object ends before the range starts
             raise
@@ -99,8 +116,8 @@ class S3Service:
     def put_json(self, bucket: str, key: str, data: dict) -> None:
         self.put_bytes(bucket, key, json.dumps(data, separators=(",", ":")).encode(), "application/json")
 
-    def get_json(self, bucket: str, key: str) -> dict:
-        return json.loads(self.get_bytes(bucket, key))
+    def get_json(self, bucket: str, key: str, *, denied_is_missing: bool | None = None) -> dict:
+        return json.loads(self.get_bytes(bucket, key, denied_is_missing=denied_is_missing))
 
     def list_keys(self, bucket: str, prefix: str) -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")

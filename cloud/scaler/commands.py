@@ -5,6 +5,9 @@ machine, ``ec2`` drives instances booted from the worker image, ``asg`` an Auto 
 SIGTERM or SIGINT ends the loop after the tick in hand; the local fleet's workers drain and stop
 with it, cloud instances are left to the next scaler. A systemd unit for a controller instance is
 ``cloud/scaler/imgrec-scaler.service``.
+
+On real AWS, bucket names not set are derived from the account at start (``aws.with_account_defaults``),
+and the start-up line says which region, and which buckets, the scaler works with.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 from cloud.scaler import defaults
 from cloud.scaler.daemon import ERROR, Scaler
 from cloud.scaler.fleet import Fleet
+from shared import aws
 from shared.config import Config, ConfigError
 
 log = logging.getLogger("imgrec.scaler")
@@ -28,8 +32,9 @@ def make_fleet(cfg: Config, max_workers: int | None = None) -> Fleet:
 
         return LocalFleet(cfg)
     if cfg.fleet == "ec2":
-        from cloud.scaler.fleet_ec2 import Ec2Fleet
+        from cloud.scaler.fleet_ec2 import Ec2Fleet, check_launch_settings
 
+        check_launch_settings(cfg)  # at start, not at the first launch when work is already waiting
         return Ec2Fleet(cfg, max_workers=max_workers)
     if cfg.fleet == "asg":
         from cloud.scaler.fleet_asg import AsgFleet
@@ -44,9 +49,12 @@ def scaler(cfg: Config, args) -> int:
         print("imgrec scaler: --once needs a cloud fleet (ec2 or asg): local workers live only as long as "
               "the scaler that started them", file=sys.stderr)
         return 2
+    cfg = aws.with_account_defaults(cfg)
     settings = defaults.settings_for(cfg)
     fleet = make_fleet(cfg, settings.max_workers)
     loop = Scaler(cfg, fleet, settings=settings, log_json=getattr(args, "log_json", None))
+    where = cfg.endpoint_url or f"AWS {cfg.region} (region from {cfg.source_of('region')})"
+    log.info("scaler: %s, queue %s, buckets %s and %s", where, cfg.request_queue, cfg.input_bucket, cfg.output_bucket)
     log.info("scaler: fleet %s, %d..%d workers, backlog drained within %g s (boot %g s, %g images/s per worker "
              "until measured), tick %.1f s, scale-in delay %.0f s", fleet.kind, settings.min_workers,
              settings.max_workers, settings.target_drain_seconds, settings.boot_seconds, settings.default_rate,

@@ -13,6 +13,14 @@
   so a message received in the instant between the report and the stop is finished, not lost.
 * Belt and braces: each worker also exits after an idle timeout and its boot script powers the
   instance off (``cloud/ami``), so instances never run unwatched when the scaler is gone.
+* A worker that powers its instance off before it ever reported (no credentials, a broken image)
+  is a failed start. Restarting it at once would cycle, and bill, for as long as work waits, so
+  after a failed start the fleet launches and restarts nothing for a while, twice as long after
+  each failed start in a row (``FAILED_START_BACKOFF``), until a worker reports.
+* Workers need an instance profile for their AWS credentials, and the worker image: without
+  ``instance_profile`` or ``ami_id`` the fleet refuses to start (``check_launch_settings``).
+* A worker with no status object yet reads as "no report", also where S3 answers 403 for a missing
+  object (a scaler role without s3:ListBucket).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from botocore.exceptions import ClientError
 from cloud.scaler import heartbeats
 from cloud.scaler.fleet import IDLE_STATES, FleetState, ScaleResult, Worker
 from shared import aws
+from shared.backoff import Backoff
 from shared.config import Config, ConfigError
 from shared.s3 import S3Service
 
@@ -36,6 +45,19 @@ log = logging.getLogger(__name__)
 ROLE_TAG, ROLE = "imgrec:role", "worker"
 QUEUE_TAG = "imgrec:queue"
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
+FAILED_START_BACKOFF = Backoff(first=60.0, longest=1800.0)  # seconds without launches after a failed start
+
+
+def check_launch_settings(cfg: Config) -> None:
+    """Raises ConfigError naming the setting when workers could not be launched, or would die at boot."""
+    if not cfg.ami_id:
+        raise ConfigError(f"ami_id is not set (from {cfg.source_of('ami_id')}): the EC2 fleet launches "
+                          "workers from the worker image; make one with `imgrec ami bake`")
+    if not cfg.instance_profile:
+        raise ConfigError(f"instance_profile is not set (from {cfg.source_of('instance_profile')}): a worker "
+                          "instance gets its AWS credentials from its instance profile, and without them it "
+                          "exits and powers off at boot; set instance_profile to the workers' profile (name or "
+                          "ARN; `imgrec deploy` writes it)")
 
 
 def _name_number(prefix: str, name: str) -> int | None:
@@ -56,10 +78,13 @@ class Ec2Fleet:
         self.max_workers = cfg.max_workers if max_workers is None else max_workers
         self.keep_warm = keep_warm
         self.ec2 = ec2 or aws.client(cfg, "ec2")
-        self.s3 = s3 or S3Service(cfg)
+        self.s3 = s3 or S3Service(cfg, denied_is_missing=True)  # it reads only status objects
         self.changed = threading.Event()  # no early signal from EC2: the loop ticks
         self._clock = clock
         self._started: dict[str, float] = {}  # instance id -> when this fleet (re)started it
+        self._unproven: set[str] = set()  # (re)started by this fleet, no report since
+        self._failed_starts = 0  # in a row
+        self._hold_until = 0.0  # no launch or restart before this (after failed starts)
 
     # --- observation -------------------------------------------------------------------------
     def instances(self) -> list[dict]:
@@ -82,6 +107,7 @@ class Ec2Fleet:
         now = self._clock()
         running = [i for i in instances if i["State"]["Name"] == "running"]
         reports = heartbeats.read_reports(self.s3, self.cfg.output_bucket, [i["InstanceId"] for i in running])
+        self._note_failed_starts(instances, reports, now)
         workers: list[Worker] = []
         for inst in instances:
             ident, state = inst["InstanceId"], inst["State"]["Name"]
@@ -94,12 +120,35 @@ class Ec2Fleet:
                 workers.append(Worker(ident, "draining", state, now))
         return FleetState(workers=tuple(workers), last_busy=heartbeats.last_busy(reports, workers)), reports
 
+    def _note_failed_starts(self, instances: list[dict], reports: dict[str, heartbeats.Report], now: float) -> None:
+        """A report from an instance this fleet started proves the workers can start; one that stops
+        (powers itself off) before any report is a failed start, and holds launches back."""
+        for inst in instances:
+            ident, state = inst["InstanceId"], inst["State"]["Name"]
+            if ident not in self._unproven:
+                continue
+            report = reports.get(ident)
+            if report is not None and report.ts >= self._started.get(ident, 0.0) - 1.0:
+                self._unproven.discard(ident)
+                self._failed_starts, self._hold_until = 0, 0.0
+            elif state in ("stopping", "stopped"):
+                self._unproven.discard(ident)
+                self._failed_starts += 1
+                pause = FAILED_START_BACKOFF.ceiling(self._failed_starts)
+                self._hold_until = now + pause
+                log.warning("instance %s powered off before its worker reported (%d such start(s) in a row): "
+                            "no launches for %.0f s; is instance_profile right? see the worker's log on the "
+                            "instance (journalctl -u imgrec-worker)", ident, self._failed_starts, pause)
+
     # --- action ------------------------------------------------------------------------------
     def scale_to(self, desired: int, reason: str = "") -> ScaleResult:
         instances = self.instances()
         state, _ = self._observe(instances)
         active = state.running + state.booting
         desired = min(desired, self.max_workers)
+        if desired > active and self._clock() < self._hold_until:
+            return ScaleResult(note=f"launches held for {self._hold_until - self._clock():.0f} s more: "
+                                    f"{self._failed_starts} worker(s) in a row powered off before reporting")
         if desired > active:
             stopped = sorted((i for i in instances if i["State"]["Name"] == "stopped"),
                              key=lambda i: _name_number(self.cfg.instance_name_prefix, _tag(i, "Name")) or 0)
@@ -119,6 +168,7 @@ class Ec2Fleet:
                 self.ec2.start_instances(InstanceIds=restart)
                 now = self._clock()
                 self._started.update({ident: now for ident in restart})
+                self._unproven.update(restart)
                 launched.extend(restart)
             except ClientError as exc:
                 notes.append(f"restart failed: {exc.response['Error'].get('Message', exc)}")
@@ -132,6 +182,7 @@ class Ec2Fleet:
                 notes.append(f"launch of {name} failed: {exc.response['Error'].get('Message', exc)}")
                 break
             self._started[ident] = self._clock()
+            self._unproven.add(ident)
             launched.append(ident)
         return ScaleResult(launched=tuple(launched), note="; ".join(notes))
 
@@ -139,9 +190,7 @@ class Ec2Fleet:
         from cloud.ami.user_data import user_data
 
         cfg = self.cfg
-        if not cfg.ami_id:
-            raise ConfigError(f"ami_id is not set (from {cfg.source_of('ami_id')}): the EC2 fleet launches "
-                              "workers from the worker image; make one with `imgrec ami bake`")
+        check_launch_settings(cfg)
         tags = [{"Key": "Name", "Value": name}, {"Key": ROLE_TAG, "Value": ROLE},
                 {"Key": QUEUE_TAG, "Value": cfg.request_queue}]
         kwargs = {
@@ -155,9 +204,8 @@ class Ec2Fleet:
             "MetadataOptions": {"HttpTokens": "required"},
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
         }
-        if cfg.instance_profile:
-            key = "Arn" if cfg.instance_profile.startswith("arn:") else "Name"
-            kwargs["IamInstanceProfile"] = {key: cfg.instance_profile}
+        key = "Arn" if cfg.instance_profile.startswith("arn:") else "Name"
+        kwargs["IamInstanceProfile"] = {key: cfg.instance_profile}
         if cfg.subnet_id:
             kwargs["SubnetId"] = cfg.subnet_id
         if cfg.security_group_ids:

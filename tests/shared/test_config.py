@@ -83,3 +83,40 @@ def test_config_is_frozen_and_replace_keeps_sources():
     moved = cfg.replace(source="test", endpoint_url="http://127.0.0.1:1")
     assert moved.source_of("endpoint_url") == "test" and moved.source_of("model") == "environment IMGREC_MODEL"
     assert isinstance(moved, Config)
+
+
+def aws_config_file(tmp_path, text: str) -> dict[str, str]:
+    path = tmp_path / "aws-config"
+    path.write_text(text)
+    return {"AWS_CONFIG_FILE": str(path)}
+
+
+def test_the_region_comes_from_the_aws_profile_unless_set_and_says_so(tmp_path):
+    env = aws_config_file(tmp_path, "[default]\nregion = eu-west-1\n[profile work]\nregion = ap-south-1\n")
+    cfg = load_config(env=env)
+    assert cfg.region == "eu-west-1"
+    assert cfg.source_of("region") == f"AWS profile default in {tmp_path / 'aws-config'}"
+    assert not cfg.is_given("region")
+    assert load_config(env={**env, "AWS_PROFILE": "work"}).region == "ap-south-1"
+    # Anything the user sets wins over the profile: the environment, a file, an option.
+    assert load_config(env={**env, "AWS_DEFAULT_REGION": "us-west-2"}).region == "us-west-2"
+    toml = tmp_path / "imgrec.toml"
+    toml.write_text('region = "eu-north-1"\n')
+    assert load_config(toml, env=env).region == "eu-north-1"
+    flagged = load_config(env=env, overrides={"region": "sa-east-1"})
+    assert flagged.region == "sa-east-1" and flagged.is_given("region")
+
+
+def test_without_a_profile_region_it_is_us_east_1_and_a_local_cloud_ignores_the_profile(tmp_path):
+    assert load_config(env=aws_config_file(tmp_path, "[default]\noutput = json\n")).region == "us-east-1"
+    assert load_config(env={"AWS_CONFIG_FILE": str(tmp_path / "none")}).source_of("region") == "default"
+    env = aws_config_file(tmp_path, "[default]\nregion = eu-west-1\n")
+    assert load_config(env={**env, "AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}).region == "us-east-1"
+    assert load_config(env=aws_config_file(tmp_path, "not an ini file [")).region == "us-east-1"
+
+
+def test_inputs_expire_after_30_days_unless_set():
+    assert load_config(env={}).input_expiry_days == 30
+    assert load_config(env={"IMGREC_INPUT_EXPIRY_DAYS": "0"}).input_expiry_days == 0  # kept for ever
+    with pytest.raises(ConfigError, match=r"input_expiry_days = -1 .*must not be negative"):
+        load_config(env={"IMGREC_INPUT_EXPIRY_DAYS": "-1"})

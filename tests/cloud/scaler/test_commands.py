@@ -1,4 +1,5 @@
-"""`imgrec scaler --once --log-json` against a mock account: one JSON object per tick, appended."""
+"""`imgrec scaler --once --log-json` against a mock account: one JSON object per tick, appended; the settings
+checked at start, and the names it works with on AWS."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from shared.sqs import SQSService
 
 
 def env_for(cfg, monkeypatch):
-    for name in ("request_queue", "dead_letter_queue", "input_bucket", "output_bucket", "ami_id", "subnet_id"):
+    for name in ("request_queue", "dead_letter_queue", "input_bucket", "output_bucket", "ami_id", "subnet_id",
+                 "instance_profile"):
         monkeypatch.setenv(f"IMGREC_{name.upper()}", getattr(cfg, name))
 
 
@@ -36,3 +38,24 @@ def test_once_decides_acts_and_appends_one_json_object_per_tick(aws_cfg, monkeyp
 def test_once_is_refused_for_the_local_fleet(capsys):
     assert main(["scaler", "--fleet", "local", "--once"]) == 2
     assert "--once needs a cloud fleet" in capsys.readouterr().err
+
+
+def test_the_ec2_fleet_without_an_instance_profile_fails_at_start_naming_the_setting(aws_cfg, monkeypatch, capsys):
+    env_for(aws_cfg, monkeypatch)
+    monkeypatch.delenv("IMGREC_INSTANCE_PROFILE")
+    sqs = SQSService(aws_cfg)
+    sqs.send_batch(sqs.url(aws_cfg.request_queue), ["m"])
+    assert main(["scaler", "--fleet", "ec2", "--once"]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error: instance_profile is not set (from default)" in err
+    assert "Traceback" not in err
+
+
+def test_on_aws_the_scaler_names_buckets_after_the_account_and_says_where_it_works(aws_cfg, monkeypatch, caplog):
+    env_for(aws_cfg, monkeypatch)
+    monkeypatch.delenv("IMGREC_INPUT_BUCKET")
+    monkeypatch.delenv("IMGREC_OUTPUT_BUCKET")
+    caplog.set_level("INFO", logger="imgrec.scaler")
+    assert main(["scaler", "--fleet", "ec2", "--once"]) == 0
+    assert ("AWS us-east-1 (region from environment AWS_DEFAULT_REGION), queue " + aws_cfg.request_queue
+            + ", buckets imgrec-input-123456789012-us-east-1 and imgrec-output-123456789012-us-east-1") in caplog.text

@@ -1,4 +1,5 @@
-"""The EC2 fleet against moto: tags and names, the cap with pending instances, the warm pool, idle-only removal."""
+"""The EC2 fleet against moto: tags and names, the cap with pending instances, the warm pool, idle-only removal,
+the settings a worker cannot do without, status objects read under least privilege, failed starts held back."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import time
 import boto3
 import pytest
 
+from cloud.scaler.daemon import ERROR, Scaler
 from cloud.scaler.fleet_ec2 import Ec2Fleet
 from shared.config import ConfigError
 from shared.layout import worker_status_key
 from shared.s3 import S3Service
+from shared.sqs import SQSService
+from tests.shared.s3_answers import deny_reads
 
 
 def report(cfg, instance_id: str, state: str, ts: float | None = None, **more) -> None:
@@ -113,3 +117,50 @@ def test_a_missing_image_is_a_clear_configuration_error(aws_cfg):
     fleet = Ec2Fleet(aws_cfg.replace(ami_id=None))
     with pytest.raises(ConfigError, match="ami_id"):
         fleet.scale_to(1)
+
+
+def test_a_missing_instance_profile_is_a_clear_configuration_error(aws_cfg):
+    fleet = Ec2Fleet(aws_cfg.replace(instance_profile=None))
+    with pytest.raises(ConfigError, match=r"instance_profile is not set \(from code\).*exits and powers off"):
+        fleet.scale_to(1)
+    assert describe(aws_cfg) == {}  # nothing launched that would die at boot
+
+
+def test_status_objects_answered_403_are_no_report_and_the_tick_does_not_error(aws_cfg):
+    # A scaler role without s3:ListBucket: S3 answers 403, not 404, for a status object not written yet.
+    fleet = Ec2Fleet(aws_cfg)
+    asked = deny_reads(fleet.s3.client, prefix="workers/")
+    SQSService(aws_cfg).send_batch(SQSService(aws_cfg).url(aws_cfg.request_queue), ["m"])
+    loop = Scaler(aws_cfg, fleet, prune_every=None)
+    first = loop.tick()
+    assert first.action == "scale-out" and len(first.launched) == 1
+    second = loop.tick()  # now an instance is running, and its status object is read
+    assert second.action != ERROR, second.reason
+    assert (second.pending, second.running) == (1, 0)  # booting: no report yet
+    assert asked == [worker_status_key(first.launched[0])]
+
+
+def test_a_worker_that_powers_off_before_reporting_holds_launches_back_longer_each_time(aws_cfg):
+    later = 0.0
+    fleet = Ec2Fleet(aws_cfg, clock=lambda: time.time() + later)
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    (ident,) = fleet.scale_to(1).launched
+    ec2.stop_instances(InstanceIds=[ident])  # its worker exited at once; the boot script powered it off
+
+    held = fleet.scale_to(1)
+    assert held.launched == () and "launches held for 60 s" in held.note
+    assert len(describe(aws_cfg)) == 1  # no new instance launched in its place either
+
+    later = 61.0
+    assert fleet.scale_to(1).launched == (ident,)  # restarted after the pause
+    ec2.stop_instances(InstanceIds=[ident])
+    held = fleet.scale_to(1)
+    assert held.launched == () and "launches held for 120 s" in held.note and "2 worker(s)" in held.note
+
+    # A worker that reports proves the workers can start: a later stop is no failed start.
+    later = 190.0
+    assert fleet.scale_to(1).launched == (ident,)
+    report(aws_cfg, ident, "idle", ts=time.time() + later)
+    assert fleet.observe().running == 1
+    ec2.stop_instances(InstanceIds=[ident])
+    assert fleet.scale_to(1).launched == (ident,)
