@@ -64,7 +64,10 @@ def _clean_errors(handler):
 
 
 def _target(cfg: Config) -> str:
-    return cfg.endpoint_url or f"AWS {cfg.region}" + (f" (profile {cfg.profile})" if cfg.profile else "")
+    if cfg.endpoint_url:
+        return cfg.endpoint_url
+    region = f"AWS {cfg.region}" + ("" if cfg.is_given("region") else f" (region from {cfg.source_of('region')})")
+    return region + (f" (profile {cfg.profile})" if cfg.profile else "")
 
 
 def _explain_client_error(exc: ClientError, cfg: Config) -> str:
@@ -75,15 +78,17 @@ def _explain_client_error(exc: ClientError, cfg: Config) -> str:
     return f"{_target(cfg)}: {code}: {message}"
 
 
-def probe(cfg: Config) -> None:
-    """Fails fast, in one line, when a configured endpoint refuses connections or does not answer
-    (within aws.PROBE_DEADLINE_SECONDS), instead of waiting out boto3's timeouts and retries."""
+def reach(cfg: Config) -> Config:
+    """The target, checked and complete: fails fast, in one line, when a configured endpoint refuses
+    connections or does not answer (within aws.PROBE_DEADLINE_SECONDS) instead of waiting out boto3's
+    timeouts and retries; on AWS, names the buckets no setting names after the account."""
     if not cfg.endpoint_url:
-        return
+        return aws.with_account_defaults(cfg)
     try:
         aws.probe(cfg.endpoint_url)
     except aws.EndpointUnreachable as exc:
         raise CommandError(str(exc)) from None
+    return cfg
 
 
 def has_aws_target(cfg: Config) -> bool:
@@ -145,7 +150,7 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
             setup_note = f" (plus {time.monotonic() - started:.1f} s starting the local cloud)"
             started = time.monotonic()
         else:
-            probe(cfg)
+            cfg = reach(cfg)
         # A job on a lasting target is journaled, so that the same command resumes it if it stops; the
         # embedded cloud ends with this process, and its jobs with it.
         journal = None if embedded else _open_journal(cfg, args.paths, stack)
@@ -223,7 +228,7 @@ def _start_embedded(cfg: Config, args: argparse.Namespace, stack: ExitStack) -> 
 
 @_clean_errors
 def results(cfg: Config, args: argparse.Namespace) -> int:
-    probe(cfg)
+    cfg = reach(cfg)
     s3 = S3Service(cfg)
     wait = max(0.0, getattr(args, "wait", 0.0) or 0.0)
 
@@ -250,7 +255,7 @@ def results(cfg: Config, args: argparse.Namespace) -> int:
 
 @_clean_errors
 def provision(cfg: Config, args: argparse.Namespace) -> int:
-    probe(cfg)
+    cfg = reach(cfg)
     resources = provision_resources(cfg)
     if getattr(args, "json", False):
         print(json.dumps({"target": _target(cfg), **resources.to_dict()}, indent=2))
@@ -302,7 +307,7 @@ def _recent_jobs(s3: S3Service, bucket: str) -> list[dict]:
 
 @_clean_errors
 def status(cfg: Config, args: argparse.Namespace) -> int:
-    probe(cfg)
+    cfg = reach(cfg)
     sqs, s3 = SQSService(cfg), S3Service(cfg)
     resources = lookup(cfg, sqs)
     pruned = reply_queues.prune_for(cfg, sqs) if getattr(args, "prune", False) else None

@@ -20,6 +20,7 @@ from desktop.connection import ConnectionReport, check_connection, explain, prob
 from desktop.priority import BACKGROUND_NICENESS, lower_priority
 from desktop.settings import EMBEDDED, IN_APP, DesktopSettings
 from desktop.timeline import Sample
+from shared import aws
 from shared.config import Config
 from shared.sqs import SQSService
 
@@ -87,6 +88,7 @@ class CloudSession:
             cfg = self._start_embedded(cfg)
             self._check_open()
         try:
+            cfg = aws.with_account_defaults(cfg)  # on AWS: buckets no setting names are named after the account
             report = check_connection(cfg)
         except Exception as exc:
             raise SessionError(explain(exc, cfg)) from None

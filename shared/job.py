@@ -281,7 +281,8 @@ class JobClient:
         the least short side (the model's resize)."""
         if self._preview_sides is None:
             try:
-                bundle = self.s3.get_json(self.cfg.output_bucket, layout.model_manifest_key(self.cfg.model))
+                bundle = self.s3.get_json(self.cfg.output_bucket, layout.model_manifest_key(self.cfg.model),
+                                          denied_is_missing=True)
                 preprocessing = bundle.get("preprocessing") if isinstance(bundle, dict) else None
             except ObjectMissing:
                 preprocessing = None
@@ -809,7 +810,7 @@ def read_manifest(cfg: Config, job_id: str, s3: S3Service | None = None) -> Mani
     """The job's manifest, or None when there is none (or it cannot be read)."""
     s3 = s3 or S3Service(cfg)
     try:
-        return Manifest.from_dict(s3.get_json(cfg.output_bucket, layout.manifest_key(job_id)))
+        return Manifest.from_dict(s3.get_json(cfg.output_bucket, layout.manifest_key(job_id), denied_is_missing=True))
     except ObjectMissing:
         return None
     except (ManifestError, ValueError) as exc:
@@ -902,7 +903,8 @@ def read_merged_results(cfg: Config, job_id: str, manifest: Manifest, s3: S3Serv
     of the manifest and holds no request the client gave up waiting for (its result may have come
     since); None otherwise."""
     try:
-        body = s3.get_bytes(cfg.output_bucket, layout.merged_results_key(job_id), max_bytes=MAX_MERGED_BYTES)
+        body = s3.get_bytes(cfg.output_bucket, layout.merged_results_key(job_id), max_bytes=MAX_MERGED_BYTES,
+                            denied_is_missing=True)
         rows = [results_csv.row_from_dict(values) for values in results_csv.read_csv(io.StringIO(body.decode()))]
         results = [Result(request_id=row.request_id, job_id=job_id,
                           name=manifest.requests.get(row.request_id, row.image), label=row.label or None,

@@ -39,7 +39,8 @@ def _expiry(now: float, ttl_seconds: float) -> dict[str, str]:
 def create(sqs: SQSService, name: str, ttl_seconds: float = TTL_SECONDS, now: float | None = None) -> str:
     """Creates the reply queue ``name``, tagged to expire ``ttl_seconds`` from now; returns its URL."""
     now = time.time() if now is None else now
-    return sqs.create_queue(name, {"MessageRetentionPeriod": str(REPLY_RETENTION_SECONDS)},
+    return sqs.create_queue(name, {"MessageRetentionPeriod": str(REPLY_RETENTION_SECONDS),
+                                   "SqsManagedSseEnabled": "true"},  # encrypted at rest, like our other queues
                             tags=_expiry(now, ttl_seconds))
 
 

@@ -29,6 +29,8 @@ def fake_aws_credentials(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("IMGREC_MODEL_CACHE", str(tmp_path_factory.getbasetemp() / "model-cache"))
     # Job journals (resuming `imgrec classify`): a folder of each test's own.
     monkeypatch.setenv("IMGREC_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    # Not an EC2 machine, even on one: the instance metadata service is never asked.
+    monkeypatch.setattr("shared.aws.SYS_DIR", tmp_path_factory.getbasetemp() / "no-sys")
     empty = tmp_path_factory.getbasetemp() / "no-aws-config"
     empty.touch()
     monkeypatch.setenv("AWS_CONFIG_FILE", str(empty))

@@ -42,7 +42,7 @@ def read_reports(s3: S3Service, bucket: str, worker_ids: list[str]) -> dict[str,
 
     def one(worker_id: str) -> tuple[str, Report | None]:
         try:
-            data = s3.get_json(bucket, worker_status_key(worker_id))
+            data = s3.get_json(bucket, worker_status_key(worker_id), denied_is_missing=True)
             return worker_id, Report(state=str(data["state"]), ts=float(data["ts"]),
                                      since=float(data.get("since", data["ts"])), images_per_s=reported_rate(data))
         except (ObjectMissing, KeyError, TypeError, ValueError, json.JSONDecodeError):

@@ -50,8 +50,10 @@ def worker(cfg: Config, args: argparse.Namespace) -> int:
     from cloud.worker import status as states
     from cloud.worker.process import stop_with_parent
     from cloud.worker.shutdown import Shutdown
+    from shared import aws
     from shared.s3 import S3Service
 
+    cfg = aws.with_account_defaults(cfg)  # run by hand on AWS: the buckets named after the account
     worker_id = getattr(args, "worker_id", None) or states.default_worker_id()
     s3 = S3Service(cfg)
     status = states.StatusReporter(worker_id, stdout=sys.stdout if getattr(args, "status_stdout", False) else None,
@@ -69,6 +71,7 @@ def worker(cfg: Config, args: argparse.Namespace) -> int:
 
 def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
     started = time.monotonic()
+    from cloud.worker import spot
     from cloud.worker.loop import Worker
     from cloud.worker.models.engine import load_engine
     from cloud.worker.models.errors import ModelError
@@ -81,6 +84,9 @@ def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
     log.info("%s loaded on %s (%s) in %.2f s", classifier.name, classifier.engine, classifier.device,
              time.monotonic() - started)
     worker = Worker(cfg, classifier, worker_id=worker_id, s3=s3, status=status, stop_event=shutdown.requested)
+    # On a spot instance (an IMDS endpoint is set on EC2): the two-minute notice drains like a SIGTERM.
+    spot_watch = spot.watch(cfg, lambda notice: worker.stop(f"spot interruption notice: {notice.action} "
+                                                            f"at {notice.time or 'any moment'}"))
     outcome: dict[str, int] = {}
 
     def run() -> None:
@@ -96,6 +102,8 @@ def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
     thread.start()
     while thread.is_alive():
         thread.join(0.5)
+    if spot_watch is not None:
+        spot_watch.stop()
     log.info("worker %s stopped after %d result(s)", worker_id, worker.processed)
     return outcome.get("code", 1)
 

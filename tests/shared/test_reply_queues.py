@@ -38,8 +38,9 @@ def _names(sqs: SQSService, prefix: str = "") -> set[str]:
 def test_a_reply_queue_keeps_replies_a_day_and_expires_after_its_ttl(sqs):
     url = reply_queues.create(sqs, PREFIX + "a", now=1_000_000)
     assert sqs.tags(url) == {EXPIRES_TAG: str(1_000_000 + TTL_SECONDS)}
-    retention = sqs.client.get_queue_attributes(QueueUrl=url, AttributeNames=["MessageRetentionPeriod"])
-    assert retention["Attributes"]["MessageRetentionPeriod"] == str(REPLY_RETENTION_SECONDS)
+    attributes = sqs.client.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attributes["MessageRetentionPeriod"] == str(REPLY_RETENTION_SECONDS)
+    assert attributes["SqsManagedSseEnabled"] == "true"
 
 
 def test_an_expired_queue_is_pruned_and_a_renewed_one_is_kept(sqs):

@@ -146,7 +146,7 @@ def published_manifest(s3: S3Service, bucket: str, model: str) -> Bundle | None:
     """The sidecar published for ``model``, checked, or None when nothing is published."""
     key = model_manifest_key(model)
     try:
-        data = s3.get_json(bucket, key)
+        data = s3.get_json(bucket, key, denied_is_missing=True)
     except ObjectMissing:
         return None
     except ValueError:
