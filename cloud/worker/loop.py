@@ -82,8 +82,11 @@ class Worker:
         self._receivers: Receivers | None = None
         self._downloads: ThreadPoolExecutor | None = None
 
-    def stop(self) -> None:
-        """Drain: finish the batch in hand, give back what was received but not started, return."""
+    def stop(self, reason: str = "") -> None:
+        """Drain: finish the batch in hand, give back what was received but not started, return.
+        ``reason``: what the log says the worker stopped for (default: asked to stop)."""
+        if reason and not self.exit_reason:
+            self.exit_reason = reason
         self.stopping.set()
 
     def join(self, timeout: float) -> bool:
