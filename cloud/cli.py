@@ -145,8 +145,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also delete the reply queues of clients that died without closing")
     _common(p)
 
+    from cloud.ami import ARCHES  # a constant only: cloud.ami's package imports nothing
+
     p = sub.add_parser("ami", help="bake the worker image (EC2) or print its user data")
     p.add_argument("action", choices=["user-data", "bake"], nargs="?", default="user-data")
+    p.add_argument("--arch", choices=ARCHES, help="bake: the image's CPU architecture (default x86_64; "
+                   "arm64 for Graviton instances)")
+    p.add_argument("--gpu", action="store_true", help="bake: on the Deep Learning Base AMI (NVIDIA driver, CUDA) with "
+                   "ONNX Runtime's CUDA build")
+    p.add_argument("--volume-gib", type=int, dest="volume_gib", metavar="GIB",
+                   help="bake: the encrypted gp3 root volume's size (default 16, or the base image's when larger)")
+    p.add_argument("--instance-type", dest="builder_instance_type", metavar="TYPE",
+                   help="bake: the builder's instance type (default t3.medium, t4g.medium for arm64, g4dn.xlarge "
+                        "with --gpu)")
+    p.add_argument("--builder-profile", dest="builder_profile", metavar="NAME|ARN",
+                   help="bake: an instance profile for the builder; with ec2:CreateTags it tags itself "
+                        "imgrec:bake=ok|failed")
     _common(p)
     return parser
 

@@ -1,9 +1,11 @@
-"""The user data of a worker instance: its settings, written at first boot, then the worker starts.
+"""The user data of a worker instance: its settings, written at first boot.
 
-The worker image (``imgrec ami bake``) already holds imgrec in ``/opt/imgrec/.venv`` and the
-enabled ``imgrec-worker.service`` (see ``imgrec-worker.service`` and ``imgrec-worker.sh`` beside
-this file). cloud-init runs user data once per instance, so a restart from the warm pool starts
-the service straight from systemd with the settings written the first time.
+The worker image (``imgrec ami bake``) already holds imgrec in ``/opt/imgrec/.venv``, the boot script
+``/opt/imgrec/bin/imgrec-worker.sh`` and the cron entry that runs it at every boot
+(``/etc/cron.d/imgrec-worker``, see ``install-worker.sh`` beside this file). The boot script waits for
+the settings file this user data writes, so it starts nothing itself; cloud-init runs user data once
+per instance, and a restart from the warm pool boots straight into the worker with the settings
+written the first time.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import shlex
 from shared.config import Config
 
 ENV_FILE = "/etc/imgrec/worker.env"
-SERVICE = "imgrec-worker.service"
+CRON_FILE = "/etc/cron.d/imgrec-worker"  # installed by install-worker.sh: @reboot, the boot script
 
 # Without a scaler an idle worker would run (and bill) forever: after this long with no work the
 # worker exits and the boot script powers the instance off (it stays stopped, in the warm pool).
@@ -45,16 +47,16 @@ def worker_environment(cfg: Config) -> dict[str, str]:
 def user_data(cfg: Config) -> str:
     lines = "\n".join(f"{key}={shlex.quote(value)}" for key, value in worker_environment(cfg).items())
     return f"""#!/bin/bash
-# imgrec worker, first boot: write the settings, start the worker (imgrec ami user-data).
+# imgrec worker, first boot: write the settings (imgrec ami user-data). The boot script that cron
+# starts at every boot ({CRON_FILE}) waits for them, then runs the worker.
 set -eu
-install -d -m 0755 /etc/imgrec
-cat > {ENV_FILE} <<'IMGREC_ENV'
-{lines}
-IMGREC_ENV
-if ! systemctl cat {SERVICE} >/dev/null 2>&1; then
-    echo "imgrec: {SERVICE} is not installed: launch workers from an image made by 'imgrec ami bake'" >&2
+if [ ! -f {CRON_FILE} ]; then
+    echo "imgrec: {CRON_FILE} is missing: launch workers from an image made by 'imgrec ami bake'" >&2
     exit 1
 fi
-systemctl enable {SERVICE}
-systemctl start {SERVICE}
+install -d -m 0755 /etc/imgrec
+cat > {ENV_FILE}.new <<'IMGREC_ENV'
+{lines}
+IMGREC_ENV
+mv -f {ENV_FILE}.new {ENV_FILE}
 """
