@@ -12,11 +12,13 @@ from __future__ import annotations
 import sys
 
 from cloud.ami.user_data import user_data
+from shared import aws
 from shared.config import Config
 
 
 def ami(cfg: Config, args) -> int:
     action = getattr(args, "action", "user-data")
+    cfg = aws.with_account_defaults(cfg)  # on AWS: the buckets named after the account, as the workers need
     if action == "user-data":
         sys.stdout.write(user_data(cfg))
         return 0

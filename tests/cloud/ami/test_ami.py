@@ -62,9 +62,12 @@ def test_user_data_writes_the_worker_settings_for_the_boot_script(tmp_path):
         subprocess.run([shellcheck(), str(path)], check=True)
 
 
-def test_cli_prints_the_user_data(capsys):
+def test_cli_prints_the_user_data(capsys, monkeypatch):
+    monkeypatch.setenv("IMGREC_OUTPUT_BUCKET", "my-results")  # named: no account to ask for a name
+    monkeypatch.setenv("IMGREC_INPUT_BUCKET", "my-photos")
     assert main(["ami", "user-data"]) == 0
-    assert "IMGREC_REQUEST_QUEUE=imgrec-requests" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "IMGREC_REQUEST_QUEUE=imgrec-requests" in out and "IMGREC_OUTPUT_BUCKET=my-results" in out
 
 
 def test_the_builder_script_passes_shellcheck(tmp_path):
