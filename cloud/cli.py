@@ -24,6 +24,8 @@ HANDLERS = {
     "scaler": "cloud.scaler.commands:scaler",
     "ami": "cloud.ami.commands:ami",
     "model": "cloud.worker.commands:model",
+    "deploy": "cloud.deploy.commands:deploy",
+    "teardown": "cloud.deploy.commands:teardown",
 }
 
 
@@ -143,6 +145,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--prune", action="store_true",
                    help="also delete the reply queues of clients that died without closing")
+    _common(p)
+
+    p = sub.add_parser("deploy", help="create or update the AWS deployment (a CloudFormation stack); writes its "
+                                      "settings into your config")
+    p.add_argument("--dry-run", action="store_true", help="print the change set, apply nothing")
+    p.add_argument("--stack-name", metavar="NAME", help="the stack (default imgrec)")
+    p.add_argument("--subnet", action="append", metavar="SUBNET_ID",
+                   help="a subnet for the workers (repeat for more; default: the default VPC's, or the stack's)")
+    p.add_argument("--image", metavar="AMI_ID", help="the worker image (default: ami_id, or the stack's)")
+    p.add_argument("--controller", action=argparse.BooleanOptionalAction, default=None,
+                   help="run `imgrec scaler` on a small instance (needs the image; default: as the stack has it)")
+    p.add_argument("--s3-endpoint", action=argparse.BooleanOptionalAction, default=None,
+                   help="an S3 gateway endpoint in the VPC (default: as the stack has it, none at first)")
+    _common(p)
+
+    p = sub.add_parser("teardown", help="remove the AWS deployment: instances, images, reply queues, bucket "
+                                        "contents, then the stack")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--stack-name", metavar="NAME", help="the stack (default imgrec)")
     _common(p)
 
     from cloud.ami import ARCHES  # a constant only: cloud.ami's package imports nothing
