@@ -25,7 +25,7 @@ WORKER_IDLE_TIMEOUT = 300.0
 # The settings a worker reads; everything else is the client's or the scaler's business.
 WORKER_SETTINGS = ("region", "input_bucket", "output_bucket", "request_queue", "dead_letter_queue",
                    "visibility_timeout", "max_receives", "wait_time", "model", "device", "batch_size",
-                   "max_image_bytes", "max_image_pixels", "heartbeat_interval")
+                   "max_image_bytes", "max_image_pixels", "heartbeat_interval", "reply_queue_prefix")
 
 
 def worker_idle_timeout(cfg: Config) -> float:

@@ -44,10 +44,13 @@ def shellcheck() -> str | None:
 
 
 def test_user_data_writes_the_worker_settings_for_the_boot_script(tmp_path):
-    cfg = load_config(env={}).replace(request_queue="jobs", output_bucket="out", model="efficientnet-lite0")
+    cfg = load_config(env={}).replace(request_queue="jobs", output_bucket="out", model="efficientnet-lite0",
+                                      reply_queue_prefix="mystack-replies-")
     script = user_data(cfg)
     assert script.startswith("#!/bin/bash")
+    # The reply prefix too: a worker refuses a reply queue without its stack's prefix.
     for line in ("IMGREC_REQUEST_QUEUE=jobs", "IMGREC_OUTPUT_BUCKET=out", "AWS_REGION=us-east-1",
+                 "IMGREC_REPLY_QUEUE_PREFIX=mystack-replies-",
                  "IMGREC_IDLE_TIMEOUT=300", "mv -f /etc/imgrec/worker.env.new /etc/imgrec/worker.env"):
         assert line in script
     # It starts nothing: cron's @reboot entry runs the boot script, which waits for these settings.
