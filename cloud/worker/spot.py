@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 import urllib.error
@@ -31,7 +30,6 @@ from shared.config import Config
 
 log = logging.getLogger(__name__)
 
-IMDS_ENV = "IMGREC_IMDS_ENDPOINT"
 POLL_SECONDS = 5.0  # AWS: check for the notice every 5 s
 TOKEN_TTL_SECONDS = 21600  # IMDS's maximum
 TOKEN_RENEW_MARGIN_SECONDS = 60
@@ -46,9 +44,8 @@ class ImdsError(OSError):
 
 
 def imds_endpoint(cfg: Config) -> str | None:
-    """The IMDS endpoint to watch, or None: the ``imds_endpoint`` setting (IMGREC_IMDS_ENDPOINT).
-    Read from the environment as well until the setting exists in every Config."""
-    return getattr(cfg, "imds_endpoint", None) or os.environ.get(IMDS_ENV) or None
+    """The IMDS endpoint to watch, or None: the ``imds_endpoint`` setting (IMGREC_IMDS_ENDPOINT)."""
+    return cfg.imds_endpoint or None
 
 
 class Imds:

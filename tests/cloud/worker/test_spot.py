@@ -39,8 +39,7 @@ def test_no_endpoint_no_watch_and_an_on_demand_instance_is_not_watched(monkeypat
     cfg = load_config(env={})
     assert spot.watch(cfg, lambda notice: None) is None  # not on EC2: IMDS is never asked
     with FakeImds({"instance-life-cycle": "on-demand"}) as imds:
-        monkeypatch.setenv(spot.IMDS_ENV, imds.endpoint)
-        assert spot.watch(cfg, lambda notice: None) is None
+        assert spot.watch(cfg.replace(imds_endpoint=imds.endpoint), lambda notice: None) is None
         assert imds.served("instance-life-cycle") == [200] and imds.served(spot.ACTION_PATH) == []
 
 
@@ -48,8 +47,8 @@ def test_the_notice_is_read_with_a_session_token_and_reported_once(monkeypatch, 
     notices: list[Notice] = []
     got = threading.Event()
     with FakeImds({"instance-life-cycle": "spot"}) as imds:
-        monkeypatch.setenv(spot.IMDS_ENV, imds.endpoint)
-        watch = spot.watch(load_config(env={}), lambda notice: (notices.append(notice), got.set()))
+        watch = spot.watch(load_config(env={}).replace(imds_endpoint=imds.endpoint),
+                           lambda notice: (notices.append(notice), got.set()))
         try:
             assert watch is not None
             assert imds.wait_for(lambda: imds.served(spot.ACTION_PATH).count(404) >= 3)
@@ -116,12 +115,10 @@ def test_a_notice_drains_the_worker_and_nothing_is_lost(monkeypatch, fast_polls,
         provision(cfg)
         client = Client(cfg)
         client.submit(files)
-        monkeypatch.setenv(spot.IMDS_ENV, imds.endpoint)
-
         started = time.monotonic()
         args = argparse.Namespace(worker_id="i-spot", status_stdout=False)
         # (The idle timeout only bounds this test should the notice go unheeded: all done, then idle.)
-        assert worker_commands.worker(cfg.replace(idle_timeout=3.0), args) == 0
+        assert worker_commands.worker(cfg.replace(idle_timeout=3.0, imds_endpoint=imds.endpoint), args) == 0
         # Drained well inside the two minutes' notice, and not by waiting out the visibility timeout.
         assert time.monotonic() - started < cfg.visibility_timeout
         assert 200 in imds.served(spot.ACTION_PATH)
@@ -133,7 +130,6 @@ def test_a_notice_drains_the_worker_and_nothing_is_lost(monkeypatch, fast_polls,
         assert depth.in_flight == 0 and depth.visible == len(files) - len(answered)  # given back at once
 
         # Another worker (no IMDS: not a spot instance) takes the rest: every request answered once.
-        monkeypatch.delenv(spot.IMDS_ENV)
         model.delay = 0.0
         assert worker_commands.worker(cfg.replace(idle_timeout=1.0), argparse.Namespace(worker_id="i-other")) == 0
         results = client.stored()
