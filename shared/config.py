@@ -108,8 +108,18 @@ class Config:
     subnet_id: str | None = None
     security_group_ids: tuple[str, ...] = ()
     key_name: str | None = None
+    # The instance metadata service, where a worker on a spot instance watches for the two-minute
+    # interruption notice (the boot script sets it on EC2); None: no watch.
+    imds_endpoint: str | None = None
     instance_name_prefix: str = "app-instance"
     asg_name: str | None = None
+    # Where and what the EC2 fleet launches, tried in order when EC2 has no capacity for one (the first
+    # subnet with each type, then the next subnet...). Empty: subnet_id and instance_type alone.
+    subnet_ids: tuple[str, ...] = ()
+    instance_types: tuple[str, ...] = ()
+    # on-demand | spot. spot: workers launch as spot instances, on demand where spot is refused; spot
+    # instances cannot be stopped, so the fleet then keeps no warm pool.
+    market: str = "on-demand"
 
     # Where each non-default value came from, for error messages ("environment IMGREC_X", ...).
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
