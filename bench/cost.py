@@ -15,7 +15,7 @@ Measured here:
   model cache), from getrusage(RUSAGE_CHILDREN). Its engine is torch by default, as the original app
   ran the PyTorch model; ``--original-engine auto`` runs throughput.py's exact command.
 
-Priced (prices below, dated; check current prices): compute as CPU seconds actually used times the
+Priced (prices in shared/prices.py, dated; check current prices): compute as CPU seconds actually used times the
 instance's price per vCPU-second, i.e. the instance is assumed kept busy (an autoscaled fleet running
 at full load); an idle or half-used instance costs more per image. Burstable types (t2, t3) sustain
 full CPU only on credits (t2.micro's baseline is 10 % of its vCPU, t3.medium's 20 % per vCPU; t3
@@ -61,27 +61,16 @@ from bench.measure import (  # noqa: E402 - after the path set-up
     workload_copies,
 )
 from shared.config import ENGINES  # noqa: E402
-
-# --- prices ------------------------------------------------------------------------------------------
-# us-east-1, Linux, on-demand, as published by AWS in early 2025: CHECK CURRENT PRICES before quoting
-# (https://aws.amazon.com/ec2/pricing/on-demand/, /s3/pricing/, /sqs/pricing/). Free tiers ignored.
-PRICES_DATED = "2025-01 (us-east-1, on-demand, Linux; check current prices)"
-INSTANCES = {  # type: (USD per hour, vCPUs)
-    "t2.micro": (0.0116, 1),
-    "t3.micro": (0.0104, 2),
-    "t3.medium": (0.0416, 2),
-    "t4g.medium": (0.0336, 2),
-    "c6i.large": (0.085, 2),
-    "c7i.large": (0.08925, 2),
-    "c7g.large": (0.0725, 2),
-    "c7a.large": (0.10264, 2),
-    "m7i.large": (0.1008, 2),
-}
-S3_PUT_PER_REQUEST = 0.005 / 1000  # S3 Standard: PUT, COPY, POST, LIST
-S3_GET_PER_REQUEST = 0.0004 / 1000  # GET, SELECT and every other request (DELETE is free)
-SQS_STANDARD_PER_REQUEST = 0.40 / 1e6  # every SQS action is a request, per 64 KB chunk of payload
-SQS_FIFO_PER_REQUEST = 0.50 / 1e6
-SQS_CHUNK_BYTES = 64 * 1024
+from shared.prices import (  # noqa: E402
+    INSTANCES,
+    PRICES_DATED,
+    S3_GET_PER_REQUEST,
+    S3_PUT_PER_REQUEST,
+    SQS_CHUNK_BYTES,
+    SQS_FIFO_PER_REQUEST,
+    SQS_STANDARD_PER_REQUEST,
+    vcpu_second_price,
+)
 
 # The original design, per image: the web tier's PUT of the input, the app instance's GET, and
 # 6 FIFO SQS requests (send, receive, delete of the request; send, receive, delete of the response).
@@ -122,11 +111,6 @@ def tier(name: str) -> str:
     if operation in _S3_FREE:
         return "free"
     return "s3_put" if operation.startswith(_S3_PUT_TIER) else "s3_get"
-
-
-def vcpu_second_price(instance: str) -> float:
-    per_hour, vcpus = INSTANCES[instance]
-    return per_hour / vcpus / 3600
 
 
 def breakdown(cpu_s: float, instance: str, per_image: dict[str, float], sqs_price: float) -> dict[str, float]:
