@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop.rows import DONE, FAILED, SKIPPED, TableRow
+from shared.job_cost import JobCost
 
 SCHEMA_VERSION = 1  # bump with a migration when a table changes
 BUSY_TIMEOUT_SECONDS = 10
@@ -35,6 +36,12 @@ CREATE TABLE IF NOT EXISTS items (  -- every image submitted (names are unique w
     name       TEXT NOT NULL,
     path       TEXT,
     PRIMARY KEY (job_id, name)
+);
+CREATE TABLE IF NOT EXISTS costs (  -- what a finished job cost (shared.job_cost); made by newer apps only
+    job_id     TEXT PRIMARY KEY REFERENCES jobs(job_id) ON DELETE CASCADE,
+    usd        REAL,           -- NULL: not fully priced
+    short      TEXT NOT NULL,  -- the History tab's cell: "local: free", "$0.0123"
+    line       TEXT NOT NULL   -- the whole sentence: what it is made of
 );
 CREATE TABLE IF NOT EXISTS rows (  -- one per image or skipped file: a result stored twice is stored once
     job_id     TEXT NOT NULL REFERENCES jobs(job_id) ON DELETE CASCADE,
@@ -79,6 +86,8 @@ class JobSummary:
     failed: int
     skipped: int
     missing: int  # images submitted whose result is not in the database
+    cost: str = ""  # what it cost, short ("local: free", "$0.0123"); empty: not known
+    cost_line: str = ""  # the same, in a sentence
 
 
 @dataclass(frozen=True)
@@ -159,6 +168,11 @@ class HistoryStore:
                 ],
             )
 
+    def set_cost(self, job_id: str, cost: JobCost) -> None:
+        with closing(self._connect()) as db, db:
+            db.execute("INSERT OR REPLACE INTO costs (job_id, usd, short, line) VALUES (?, ?, ?, ?)",
+                       (job_id, cost.usd, cost.short(), cost.line()))
+
     def set_status(self, job_id: str, status: str) -> None:
         with closing(self._connect()) as db, db:
             db.execute("UPDATE jobs SET status = ? WHERE job_id = ?", (status, job_id))
@@ -179,8 +193,9 @@ class HistoryStore:
                 " (SELECT COUNT(*) FROM rows r WHERE r.job_id = j.job_id AND r.status = ?),"
                 " (SELECT COUNT(*) FROM rows r WHERE r.job_id = j.job_id AND r.status = ?),"
                 " (SELECT COUNT(*) FROM items i WHERE i.job_id = j.job_id AND NOT EXISTS"
-                "   (SELECT 1 FROM rows r WHERE r.job_id = i.job_id AND r.name = i.name))"
-                " FROM jobs j ORDER BY j.created DESC LIMIT ?",
+                "   (SELECT 1 FROM rows r WHERE r.job_id = i.job_id AND r.name = i.name)),"
+                " c.short, c.line"
+                " FROM jobs j LEFT JOIN costs c ON c.job_id = j.job_id ORDER BY j.created DESC LIMIT ?",
                 (DONE, FAILED, SKIPPED, limit),
             )
             return [_summary(row) for row in cursor.fetchall()]
@@ -210,7 +225,8 @@ class HistoryStore:
 
 
 def _summary(row: tuple) -> JobSummary:
-    job_id, title, target, bucket, created, total, status, done, failed, skipped, missing = row
+    job_id, title, target, bucket, created, total, status, done, failed, skipped, missing, cost, line = row
     record = JobRecord(job_id=job_id, title=title, target=target, output_bucket=bucket, created=created,
                        total=total, status=status)
-    return JobSummary(record=record, done=int(done), failed=int(failed), skipped=int(skipped), missing=int(missing))
+    return JobSummary(record=record, done=int(done), failed=int(failed), skipped=int(skipped), missing=int(missing),
+                      cost=cost or "", cost_line=line or "")

@@ -23,6 +23,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from desktop import pyside_fixes  # noqa: F401 - before any signal is emitted
+
 log = logging.getLogger(__name__)
 
 
@@ -116,10 +118,11 @@ class TaskRunner(QObject):
             self.pool.setMaxThreadCount(max_threads)
         self._live: set[Task] = set()
 
-    def start(self, task: Task) -> Task:
+    def start(self, task: Task, priority: int = 0) -> Task:
+        """Queues ``task``; among queued tasks a higher ``priority`` runs first."""
         self._live.add(task)
         task.signals.finished.connect(lambda t=task: self._forget(t))
-        self.pool.start(task)
+        self.pool.start(task, priority)
         return task
 
     @Slot()

@@ -1,9 +1,10 @@
 """Thumbnails made off the GUI thread and cached.
 
-The table asks for a thumbnail only for the rows it paints; a miss starts a background decode
-(QImageReader scales while decoding, so a large photo never loads at full size) and returns
-nothing for now; ``ready`` tells the model when the picture is there. QImage, unlike QPixmap,
-may be made on any thread, and item views paint it as a decoration directly.
+The table and the gallery ask for a thumbnail only for the items they paint; a miss starts a
+background decode (QImageReader scales while decoding, so a large photo never loads at full size)
+and returns nothing for now; ``ready`` tells the model when the picture is there. The newest request
+is decoded first, so after a fast scroll the items on screen come before those scrolled past.
+QImage, unlike QPixmap, may be made on any thread, and item views paint it as a decoration directly.
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ def make_thumbnail(task: Task, path: str, size: int = THUMBNAIL_SIZE) -> tuple[s
 class ThumbnailCache(QObject):
     ready = Signal(str)  # a path whose thumbnail (or its absence) is now known
 
-    def __init__(self, parent: QObject | None = None, size: int = THUMBNAIL_SIZE):
+    def __init__(self, parent: QObject | None = None, size: int = THUMBNAIL_SIZE, entries: int = CACHE_ENTRIES):
         super().__init__(parent)
         self.size = size
+        self.entries = entries
         self.runner = TaskRunner(max_threads=DECODE_THREADS, parent=self)
         self._images: OrderedDict[str, QImage | None] = OrderedDict()
         self._pending: set[str] = set()
+        self._requests = 0  # the priority of the next decode: newer requests first
 
     def get(self, path: str | None) -> QImage | None:
         """The cached thumbnail, or None (and a decode starts in the background)."""
@@ -57,7 +60,8 @@ class ThumbnailCache(QObject):
             self._pending.add(path)
             task = Task(make_thumbnail, path, self.size, name="thumbnail")
             task.signals.result.connect(self._store)
-            self.runner.start(task)
+            self._requests += 1
+            self.runner.start(task, priority=self._requests)
         return None
 
     @Slot(object)
@@ -65,7 +69,7 @@ class ThumbnailCache(QObject):
         path, image = value
         self._pending.discard(path)
         self._images[path] = image
-        while len(self._images) > CACHE_ENTRIES:
+        while len(self._images) > self.entries:
             self._images.popitem(last=False)
         self.ready.emit(path)
 

@@ -1,7 +1,8 @@
 """Submitting work and watching it come back.
 
 Drop / Add folder / Add files -> a scan Task (shared.scan, off the GUI thread) -> skipped files
-listed with their reason -> a job Task (upload, enqueue, collect) per submission. Progress and
+listed with their reason -> a job Task (upload, enqueue, collect) per submission. Retry failed sends
+the failed images that are on this computer again, as a job of their own. Progress and
 results reach the GUI through an Inbox that a 100 ms timer drains into the models in one update,
 so thousands of results cost a few dozen table insertions, not thousands.
 """
@@ -12,7 +13,7 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -30,15 +31,46 @@ from desktop.rows import DONE, FAILED, SKIPPED, TableRow, row_from_skipped
 from desktop.tasks import Task, TaskError, TaskRunner
 from desktop.views.main_view import MainView
 from shared.config import Config
-from shared.scan import ScanResult, scan
+from shared.organize import stamp
+from shared.scan import Item, ScanResult, scan
 
 log = logging.getLogger(__name__)
 
 JOB_THREADS = 4  # concurrent jobs; each uploads with its own pool of cfg.upload_concurrency threads
 
 
-def scan_paths(task: Task, paths: list[str]) -> ScanResult:
-    return scan(paths)
+Stamp = tuple[int, int] | None  # (size, mtime_ns) of a file when it was sent: Organize skips it if it changed
+
+
+def scan_paths(task: Task, paths: list[str]) -> tuple[ScanResult, dict[str, Stamp]]:
+    """The images and skipped files under ``paths``, and how each image looks now."""
+    found = scan(paths)
+    return found, {str(item.path): stamp(item.path) for item in found.images}
+
+
+@dataclass(frozen=True)
+class Rescanned:
+    items: list[tuple[TableRow, Item]]  # failed rows that can be sent again, each with its file
+    left: list[tuple[TableRow, str]]  # failed rows that cannot, and why
+    stamps: dict[str, Stamp]
+
+
+def rescan_failed(task: Task, rows: list[TableRow]) -> Rescanned:
+    """A Task body: which failed rows' files are still images on this computer (scanned again)."""
+    items, left, stamps = [], [], {}
+    for row in rows:
+        if not row.path:
+            left.append((row, "not sent from a file on this computer"))
+            continue
+        found = scan([row.path])
+        if not found.images:
+            reason = found.skipped[0].reason if found.skipped else "the file is gone"
+            left.append((row, reason))
+            continue
+        item = replace(found.images[0], name=row.name)  # the name it had in its job
+        items.append((row, item))
+        stamps[str(item.path)] = stamp(item.path)
+    return Rescanned(items, left, stamps)
 
 
 def title_for(paths: list[str]) -> str:
@@ -61,6 +93,7 @@ class ActiveJob:
 
 
 class JobsController(QObject):
+    job_started = Signal(str, int)  # job id, images
     job_finished = Signal(object)  # JobOutcome
     job_failed = Signal(str, object)  # job id, TaskError
     idle = Signal()  # no job scanning, waiting or running
@@ -82,6 +115,7 @@ class JobsController(QObject):
         self.waiting: list[JobPlan] = []  # scanned, waiting for a connection
         self.rate = RateMeter()
         self.submitted = self.done = self.failed = 0
+        self.stamps: dict[str, Stamp] = {}  # path -> how the file looked when it was sent (for Organize)
         self._scanning = 0
 
         self.flush_timer = QTimer(self)
@@ -96,6 +130,7 @@ class JobsController(QObject):
         view.add_files_action.triggered.connect(self._choose_files)
         view.upload.cancel_button.clicked.connect(self.cancel)
         view.clear_action.triggered.connect(self.clear)
+        view.retry_action.triggered.connect(self.retry_failed)
         connection.connected.connect(self._on_connected)
         self._show_counters()
 
@@ -122,12 +157,13 @@ class JobsController(QObject):
         self._scanning += 1
         self.view.upload.set_caption(f"Looking for images in {title_for(paths)}…")
         task = Task(scan_paths, list(paths), name="scan")
-        task.signals.result.connect(lambda found, p=list(paths): self._on_scanned(p, found))
+        task.signals.result.connect(lambda value, p=list(paths): self._on_scanned(p, *value))
         task.signals.errored.connect(self._on_scan_failed)
         self.scans.start(task)
 
-    def _on_scanned(self, paths: list[str], found: ScanResult) -> None:
+    def _on_scanned(self, paths: list[str], found: ScanResult, stamps: dict[str, Stamp]) -> None:
         self._scanning -= 1
+        self.stamps.update(stamps)
         plan = JobPlan(job_id=uuid.uuid4().hex[:12], title=title_for(paths), items=tuple(found.images),
                        skipped=tuple(found.skipped))
         self.skipped.append(found.skipped)
@@ -165,6 +201,47 @@ class JobsController(QObject):
         for plan in waiting:
             self._start(plan, cfg)
 
+    # --- retry ------------------------------------------------------------------------------------
+    @Slot()
+    def retry_failed(self) -> Task | None:
+        """Sends the failed images again (those whose file is on this computer and still an image), as a
+        job of their own; their rows leave the table and come back with the new results."""
+        failed = [row for row in self.results.rows() if row.status == FAILED]
+        if not failed:
+            self.view.statusBar().showMessage("No failed images to retry.", 8000)
+            return None
+        if self.busy:
+            self.view.statusBar().showMessage("A job is running: retry the failed images when it is done.", 8000)
+            return None
+        self._scanning += 1
+        self.view.upload.set_caption(f"Looking at {len(failed)} failed image(s) again…")
+        task = Task(rescan_failed, failed, name="retry scan")
+        task.signals.result.connect(self._on_rescanned)
+        task.signals.errored.connect(self._on_scan_failed)
+        return self.scans.start(task)
+
+    @Slot(object)
+    def _on_rescanned(self, found: Rescanned) -> None:
+        self._scanning -= 1
+        why = f"; {len(found.left)} cannot be sent again ({found.left[0][1]})" if found.left else ""
+        if not found.items:
+            self.view.upload.set_caption(f"None of the failed images can be retried{why}.")
+            self._maybe_idle()
+            return
+        self.stamps.update(found.stamps)
+        self.results.remove([row for row, _item in found.items])
+        self.failed -= len(found.items)  # they are remaining again
+        plan = JobPlan(job_id=uuid.uuid4().hex[:12], title=f"retry of {len(found.items)} failed image(s)",
+                       items=tuple(item for _row, item in found.items))
+        self.view.statusBar().showMessage(f"Retrying {len(plan.items)} failed image(s){why}.", 10000)
+        self._show_counters()
+        cfg = self.connection.cfg
+        if cfg is None:
+            self.waiting.append(plan)
+            self.view.upload.set_caption(f"{len(plan.items)} images to retry wait for the connection…")
+        else:
+            self._start(plan, cfg)
+
     def _start(self, plan: JobPlan, cfg: Config) -> None:
         cfg = self.connection.settings.for_job(cfg)  # the upload setting applies from the next job on
         job = ActiveJob(plan=plan, expected=len(plan.items))
@@ -176,6 +253,7 @@ class JobsController(QObject):
         job.task = task
         self.jobs[plan.job_id] = job
         self.runner.start(task)
+        self.job_started.emit(plan.job_id, len(plan.items))
         self.view.upload.set_cancellable(True)
         self.view.clear_action.setEnabled(False)
         if not self.flush_timer.isActive():
@@ -199,6 +277,7 @@ class JobsController(QObject):
             return
         self.results.reset()
         self.skipped.reset()
+        self.stamps.clear()
         self.view.set_tab_title(self.view.skipped, "Skipped")
         self.submitted = self.done = self.failed = 0
         self.rate.reset()

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from desktop.history import JobSummary
 from desktop.models.list_table_model import Index, ListTableModel
 
-HEADERS = ("Started", "Submitted", "Images", "Done", "Failed", "Missing", "Status", "Target")
+HEADERS = ("Started", "Submitted", "Images", "Done", "Failed", "Missing", "Status", "Cost", "Target")
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -44,7 +44,8 @@ class JobsModel(ListTableModel):
         if role == JOB_ID_ROLE:
             return record.job_id
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"job {record.job_id}\n{record.title}\n{record.target}, bucket {record.output_bucket}"
+            cost = f"\ncost: {job.cost_line}" if job.cost_line else ""
+            return f"job {record.job_id}\n{record.title}\n{record.target}, bucket {record.output_bucket}{cost}"
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         values = (
@@ -55,6 +56,7 @@ class JobsModel(ListTableModel):
             str(job.failed),
             str(job.missing),
             record.status,
+            job.cost or "—",
             record.target,
         )
         return values[index.column()]

@@ -6,7 +6,8 @@ few dozen model updates. Numeric columns sort by value through ``SORT_ROLE``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QObject, Qt, Slot
@@ -46,6 +47,7 @@ class ResultsModel(ListTableModel):
         self._rows: list[TableRow] = []
         self._by_path: dict[str, list[int]] = {}
         self._keys: set[tuple[str, str]] = set()  # (job, name) already shown: a result is shown once
+        self._name_keys: list[tuple] = []  # per row: its name's natural sort key, made once (sorting asks often)
         self.thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnail_ready)
@@ -66,6 +68,7 @@ class ResultsModel(ListTableModel):
         self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
         for offset, row in enumerate(fresh):
             self._rows.append(row)
+            self._name_keys.append(results_csv.natural_key(row.name))
             if row.path:
                 self._by_path.setdefault(row.path, []).append(first + offset)
         self.endInsertRows()
@@ -73,9 +76,30 @@ class ResultsModel(ListTableModel):
 
     def reset(self, rows: Sequence[TableRow] = ()) -> None:
         self.beginResetModel()
-        self._rows, self._by_path, self._keys = [], {}, set()
+        self._rows, self._by_path, self._keys, self._name_keys = [], {}, set(), []
         self.endResetModel()
         self.append(rows)
+
+    def relocate(self, moved: Mapping[str, str]) -> int:
+        """Rows whose file moved (old path -> new path) point at its new place. Returns how many."""
+        changed = []
+        for old, new in moved.items():
+            for r in self._by_path.pop(old, ()):
+                self._rows[r] = replace(self._rows[r], path=new)
+                self._by_path.setdefault(new, []).append(r)
+                changed.append(r)
+        for r in changed:
+            self.dataChanged.emit(self.index(r, 0), self.index(r, len(HEADERS) - 1))
+        return len(changed)
+
+    def remove(self, rows: Iterable[TableRow]) -> int:
+        """Takes these rows out (by job and name); returns how many went."""
+        gone = {(row.job_id, row.name) for row in rows}
+        kept = [row for row in self._rows if (row.job_id, row.name) not in gone]
+        removed = len(self._rows) - len(kept)
+        if removed:
+            self.reset(kept)
+        return removed
 
     def rows(self) -> list[TableRow]:
         return list(self._rows)
@@ -92,7 +116,7 @@ class ResultsModel(ListTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return _display(row, column)
         if role == SORT_ROLE:
-            return _sort_key(row, column)
+            return self._name_keys[index.row()] if column in (THUMB, FILE) else _sort_key(row, column)
         if role == Qt.ItemDataRole.DecorationRole and column == THUMB:
             return self.thumbnails.get(row.path) if self.thumbnails is not None else None
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -139,7 +163,5 @@ def _sort_key(row: TableRow, column: int) -> Any:
         return -1.0 if row.score is None else row.score
     if column == LATENCY:
         return -1.0 if row.latency_s is None else row.latency_s
-    if column in (THUMB, FILE):
-        return results_csv.natural_key(row.name)
     text = _display(row, column) or ""
     return text.lower()

@@ -22,6 +22,17 @@ from desktop.views.upload_view import UploadView
 MIN_SIZE = QSize(1000, 650)
 
 
+def _action(window: QWidget, text: str, shortcut, tip: str = "") -> QAction:
+    """An action whose tooltip names its shortcut, so the toolbar teaches it."""
+    action = QAction(text, window)
+    tip = tip or text.rstrip("…")
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+        tip += f" ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+    action.setToolTip(tip)
+    return action
+
+
 def local_paths(event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> list[str]:
     mime = event.mimeData()
     if not mime.hasUrls():
@@ -44,18 +55,27 @@ class MainView(QMainWindow):
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.addToolBar(toolbar)
-        self.add_folder_action = QAction("Add folder…", self)
-        self.add_folder_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.add_files_action = QAction("Add files…", self)
-        self.add_files_action.setShortcut(QKeySequence.StandardKey.Open)
-        self.export_csv_action = QAction("Export CSV…", self)
-        self.export_json_action = QAction("Export JSON…", self)
+        self.add_folder_action = _action(self, "Add folder…", "Ctrl+Shift+O")
+        self.add_files_action = _action(self, "Add files…", QKeySequence.StandardKey.Open)
+        self.export_csv_action = _action(self, "Export CSV…", "Ctrl+E")
+        self.export_json_action = _action(self, "Export JSON…", "Ctrl+Shift+E")
+        self.organize_action = _action(self, "Organize…", "Ctrl+G",
+                                       "Copy or move the classified images into a folder per label")
+        self.undo_organize_action = _action(self, "Undo organize…", None,
+                                            "Put back what Organize moved or copied into a folder")
+        self.keywords_action = _action(self, "Write keywords…", "Ctrl+K",
+                                       "Write the labels into XMP sidecars (photo.jpg.xmp)")
+        self.retry_action = _action(self, "Retry failed", "Ctrl+R", "Send the failed images again")
         self.clear_action = QAction("Clear", self)
         self.settings_action = QAction("Settings…", self)
         for action in (self.add_folder_action, self.add_files_action):
             toolbar.addAction(action)
         toolbar.addSeparator()
-        for action in (self.export_csv_action, self.export_json_action, self.clear_action):
+        for action in (self.export_csv_action, self.export_json_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        for action in (self.organize_action, self.undo_organize_action, self.keywords_action, self.retry_action,
+                       self.clear_action):
             toolbar.addAction(action)
         toolbar.addSeparator()
         toolbar.addAction(self.settings_action)
@@ -80,6 +100,8 @@ class MainView(QMainWindow):
         top_layout.setContentsMargins(0, 0, 0, 0)
         top_layout.addWidget(self.chart)
         splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setObjectName("main_splitter")
+        self.splitter = splitter
         splitter.addWidget(top)
         splitter.addWidget(self.tabs)
         splitter.setStretchFactor(0, 2)
@@ -94,6 +116,9 @@ class MainView(QMainWindow):
         layout.addWidget(self.upload)
         layout.addWidget(splitter, 1)
         self.setCentralWidget(central)
+        self.results.table.setObjectName("results_table")
+        self.skipped.table.setObjectName("skipped_table")
+        self.history.table.setObjectName("history_table")
         self.statusBar().showMessage("Starting…")
 
     def set_tab_title(self, widget: QWidget, title: str) -> None:

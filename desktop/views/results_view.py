@@ -1,4 +1,4 @@
-"""The results table with its filter box and status filter."""
+"""The results: the table with its filter box and status filter, and beside it the gallery by label."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -18,6 +19,7 @@ from PySide6.QtWidgets import (
 from desktop.models.results_model import CONFIDENCE, ERROR, FILE, LABEL, LATENCY, THUMB, WORKER
 from desktop.rows import DONE, FAILED
 from desktop.thumbnails import THUMBNAIL_SIZE
+from desktop.views.gallery_view import GalleryView
 
 STATUS_CHOICES = (("All", ""), ("Classified", DONE), ("Failed", FAILED))
 
@@ -49,10 +51,23 @@ class ResultsView(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE + 6)
         self.table.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
 
+        table_side = QWidget()
+        table_layout = QVBoxLayout(table_side)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addLayout(bar)
+        table_layout.addWidget(self.table)
+        self.gallery = GalleryView()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("results_splitter")
+        self.splitter.addWidget(table_side)
+        self.splitter.addWidget(self.gallery)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([640, 620])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(bar)
-        layout.addWidget(self.table)
+        layout.addWidget(self.splitter)
 
     def set_model(self, model) -> None:
         self.table.setModel(model)

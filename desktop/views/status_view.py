@@ -30,10 +30,11 @@ class _Tile(QFrame):
 
 
 class StatusView(QWidget):
-    TILES = ("visible", "in_flight", "running", "booting", "done", "failed", "remaining", "eta")
+    TILES = ("visible", "in_flight", "running", "booting", "done", "failed", "remaining", "eta", "cost")
     CAPTIONS = {
         "visible": "queued", "in_flight": "in flight", "running": "workers running", "booting": "booting",
         "done": "done", "failed": "failed", "remaining": "remaining", "eta": "ETA",
+        "cost": "last job cost",
     }
 
     def __init__(self, parent: QWidget | None = None):
