@@ -2,6 +2,7 @@
 
     imgrec-desktop                                   # the embedded local cloud by default
     imgrec-desktop --demo FOLDER --screenshot PNG    # scripted: submit, wait for every result, save, exit 0
+                   [--gallery-screenshot PNG]        # ... and the gallery, given the window's room
 
 With ``QT_QPA_PLATFORM=offscreen`` the scripted run needs no display.
 """
@@ -29,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--history", metavar="SQLITE", help="the job history database (default: per user)")
     parser.add_argument("--demo", metavar="FOLDER", help="scripted run: submit FOLDER to the embedded cloud")
     parser.add_argument("--screenshot", metavar="PNG", help="with --demo: save the window here once done")
+    parser.add_argument("--gallery-screenshot", metavar="PNG",
+                        help="with --demo: then save the window again with the gallery given its room")
     parser.add_argument("--timeout", type=float, default=DEMO_TIMEOUT_SECONDS, metavar="S",
                         help=f"with --demo: give up after S seconds (default {DEMO_TIMEOUT_SECONDS})")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -50,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not args.verbose:  # the scaler's decisions are in the window's Scaler tab
         logging.getLogger("imgrec.scaler").setLevel(logging.WARNING)
-    if args.screenshot and not args.demo:
-        print("imgrec-desktop: --screenshot needs --demo FOLDER", file=sys.stderr)
+    if (args.screenshot or args.gallery_screenshot) and not args.demo:
+        print("imgrec-desktop: --screenshot and --gallery-screenshot need --demo FOLDER", file=sys.stderr)
         return 2
     if args.demo and not Path(args.demo).exists():
         print(f"imgrec-desktop: {args.demo} does not exist", file=sys.stderr)
@@ -93,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         from desktop.demo import DemoRun
 
         demo = DemoRun(controller, app, Path(args.demo), Path(args.screenshot) if args.screenshot else None,
-                       timeout=args.timeout)
+                       timeout=args.timeout,
+                       gallery_screenshot=Path(args.gallery_screenshot) if args.gallery_screenshot else None)
         demo.start()
         app.exec()
         controller.shutdown()
