@@ -12,7 +12,7 @@ from shared import organize as organizing
 from shared.config import Config
 from shared.messages import Result
 from shared.scan import Item
-from shared.xmp import XmpError, write_keywords
+from shared.xmp import XmpError, keywords, write_keywords
 
 SHOWN_FOLDERS = 25  # the preview lists this many folders, then a count of the rest
 
@@ -61,11 +61,8 @@ def _write_sidecars(args, entries, results, by_name) -> None:
     for result in results:
         if not result.ok or result.name not in by_name:
             continue
-        keywords = [result.label or ""]
-        if least is not None:
-            keywords += [label for label, score in result.top5 if score >= least]
         try:
-            write_keywords(by_name[result.name].path, keywords)
+            write_keywords(by_name[result.name].path, keywords(result.label or "", result.top5, least))
             written += 1
         except (OSError, XmpError) as exc:
             failed += 1

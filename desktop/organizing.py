@@ -14,7 +14,7 @@ from pathlib import Path
 from desktop.rows import SKIPPED, TableRow
 from desktop.tasks import Task
 from shared import organize as organizing
-from shared.xmp import XmpError, write_keywords
+from shared.xmp import XmpError, keywords, write_keywords
 
 PROGRESS_EVERY = 25  # files between progress reports
 NOT_HERE = "skipped: not on this computer (it was never read from a file here)"
@@ -93,14 +93,6 @@ def undo(task: Task, dest: str) -> organizing.UndoReport:
 
 
 # --- keywords ----------------------------------------------------------------------------------
-def keywords_for(row: TableRow, top5_at_least: float | None) -> list[str]:
-    """The label, and with ``top5_at_least`` the top-5 labels scoring at least that (as `--xmp-top5`)."""
-    keywords = [row.label]
-    if top5_at_least is not None:
-        keywords += [label for label, score in row.top5 if score >= top5_at_least]
-    return keywords
-
-
 @dataclass
 class KeywordsWritten:
     written: int = 0
@@ -120,7 +112,7 @@ def write_sidecars(task: Task, rows: Sequence[TableRow], top5_at_least: float | 
             outcome.failed.append((row.name, NOT_HERE))
             continue
         try:
-            write_keywords(Path(row.path), keywords_for(row, top5_at_least))
+            write_keywords(Path(row.path), keywords(row.label, row.top5, top5_at_least))
             outcome.written += 1
         except (OSError, XmpError) as exc:
             outcome.failed.append((row.name, str(exc)))

@@ -81,6 +81,15 @@ def _keywords_bag(description: ET.Element) -> ET.Element:
     return bag
 
 
+def keywords(label: str, top5: Iterable[tuple[str, float]] = (), top5_at_least: float | None = None) -> list[str]:
+    """The keywords for a classified image: its label, and with ``top5_at_least`` the top-5 labels
+    scoring at least that (`--xmp-top5`, the app's Write keywords…)."""
+    chosen = [label]
+    if top5_at_least is not None:
+        chosen += [name for name, score in top5 if score >= top5_at_least]
+    return chosen
+
+
 def write_keywords(image: Path, keywords: Iterable[str]) -> Path:
     """Adds ``keywords`` to the image's sidecar, creating it if needed; returns the sidecar's path."""
     path = sidecar_path(image)
