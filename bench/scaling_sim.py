@@ -19,8 +19,27 @@ Workloads: bursts of 20, 100, 1,000 and 10,000 images at t = 0, and a trickle of
 second for 10 minutes. "cold" starts with no stopped instances (the first job ever); "warm"
 starts with 19 stopped instances left by earlier jobs (the steady state of a running service).
 
-Prints a markdown table, then, as its last line, JSON with the ratios ours / original per rate.
+Then the same fleet under what real EC2 does and moto does not (issue 10; the fleet's own tests put each
+on the real code through a fault layer, ``tests/cloud/scaler/test_fleet_faults.py``), at ``--fault-rate``
+images/s on the 1,000- and 10,000-image bursts:
+
+* **describe lags**: DescribeInstances misses a new instance, or still shows a started one stopped, for
+  ``LAG_SECONDS``;
+* **no capacity**: the first subnet and instance type (the warm pool's zone) hold ``PRIMARY_CAPACITY``
+  instances; beyond that StartInstances and RunInstances there answer InsufficientInstanceCapacity;
+* **an instance never comes up**: the first instance's worker never starts (it bills, silent);
+* **spot**: ``market = spot`` (no warm pool) and half the running instances interrupted at
+  ``INTERRUPT_AT``: each finishes its image in hand and goes.
+
+Each fault is run with the fleet as it is and, except spot, as it was before issue 10 ("before": no
+grace for a lagging view, all-or-nothing restarts, one subnet and type, a silent instance kept for
+ever). The fleet's behaviour is modelled here with the fleet's own constants (grace, backoff, boot grace).
+
+Prints two markdown tables, then, as its last line, JSON with the ratios ours / original per rate and the
+rows under faults. Exits 1 when a goal is missed, or when under a fault our fleet passed the cap or left
+a job undone.
 Usage: python bench/scaling_sim.py [--rate R [R ...]] [--target-drain S] [--tick S] [--scale-in-delay S]
+       [--fault-rate R]
 """
 
 from __future__ import annotations
@@ -37,6 +56,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from cloud.scaler import defaults  # noqa: E402
+from cloud.scaler.fleet_ec2 import FAILED_START_BACKOFF, VISIBILITY_GRACE_SECONDS  # noqa: E402
+from cloud.scaler.heartbeats import BOOT_GRACE_SECONDS  # noqa: E402
 from cloud.scaler.policy import Observation, Settings, decide  # noqa: E402
 from shared.config import load_config  # noqa: E402
 
@@ -48,6 +69,26 @@ CAP = 19
 STEP = 0.1  # the clock advances in steps; work within a step is chained exactly
 TRICKLE_SECONDS = 600
 TRICKLE_PHASE = 0.25
+FAULT_HORIZON = 3600.0  # a run under a fault that has not settled by then is cut, billed up to here
+FAULT_RATE = 10.0  # images/s per instance in the fault rows: 12 MP originals, so bursts need many instances
+LAG_SECONDS = 6.0  # DescribeInstances lags launches and starts by three ticks
+PRIMARY_CAPACITY = 10  # the first subnet and type run out of capacity at 10 instances (the cap is 19)
+INTERRUPT_AT = 60.0  # seconds: a spot interruption of half the running instances, once they all work
+SPOT_SHUTDOWN_SECONDS = 10.0  # a drained spot worker's instance: power-off to terminated
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What real EC2 does and moto does not (tests/cloud/scaler/test_fleet_faults.py has each on a real fleet)."""
+
+    lag: float = 0.0  # seconds DescribeInstances misses a launch, or still shows a started instance stopped
+    primary_capacity: int | None = None  # instances the first subnet and type (the warm pool's zone) can hold
+    silent: int = 0  # how many of the first instances up never start their worker
+    interrupt_at: float | None = None  # a spot interruption of half the running instances at this time
+    spot: bool = False  # market = spot: no warm pool, scale-in terminates
+
+
+NO_FAULTS = Faults()
 
 
 @dataclass
@@ -59,6 +100,11 @@ class Instance:
     holding: float | None = None  # arrival time of the image in hand
     running: bool = False
     billed: float = 0.0
+    visible_at: float = 0.0  # when DescribeInstances first shows it since its launch or start
+    restarted: bool = False  # started from the warm pool (a lagging view shows it stopped, not missing)
+    primary: bool = True  # in the first subnet and type, where the warm pool lives
+    silent: bool = False  # its worker never comes up
+    draining: bool = False  # a spot interruption notice came: it takes no more work and goes
 
     def stop(self, now: float) -> None:
         self.billed += now - self.billed_since
@@ -77,6 +123,9 @@ class World:
     done_at: float = 0.0
     launched: int = 0
     most: int = 0  # the most instances live (booting or running) at once
+    faults: Faults = field(default_factory=lambda: NO_FAULTS)
+    silent_left: int = 0  # instances still to be added whose worker never comes up
+    cut: float | None = None  # the simulation gave up here with instances still billing
 
     def visible(self, now: float) -> int:
         return bisect.bisect_right(self.arrivals, now) - self.next_msg
@@ -84,16 +133,33 @@ class World:
     def in_flight(self) -> int:
         return sum(1 for i in self.live if i.holding is not None)
 
-    def add(self, now: float, warm: bool) -> None:
+    def add(self, now: float, warm: bool, primary: bool = True) -> Instance:
         if warm and self.stopped:
             inst = self.stopped.pop()
-            inst.billed_since, inst.ready_at = now, now + BOOT_WARM
+            inst.billed_since, inst.ready_at, inst.restarted = now, now + BOOT_WARM, True
         else:
             self.launched += 1
-            inst = Instance(ident=self.launched, billed_since=now, ready_at=now + BOOT_NEW)
-        inst.running, inst.holding = False, None
+            inst = Instance(ident=self.launched, billed_since=now, ready_at=now + BOOT_NEW, primary=primary)
+        inst.running, inst.holding, inst.visible_at = False, None, now + self.faults.lag
+        if self.silent_left > 0:
+            self.silent_left -= 1
+            inst.silent, inst.ready_at = True, math.inf
         self.live.append(inst)
         self.most = max(self.most, len(self.live))
+        return inst
+
+    def primary_room(self) -> float:
+        """Instances the first subnet and type can still take (EC2's capacity there)."""
+        if self.faults.primary_capacity is None:
+            return math.inf
+        return self.faults.primary_capacity - sum(1 for i in self.live if i.primary)
+
+    def interrupt(self, now: float) -> None:
+        """A spot interruption notice for half the running instances: each finishes the image in hand and
+        goes (its worker drains, the boot script powers off, EC2 terminates it)."""
+        running = [i for i in self.live if i.running and not i.draining]
+        for inst in running[: math.ceil(len(running) / 2)]:
+            inst.draining = True
 
     def remove(self, inst: Instance, now: float, keep: bool) -> None:
         inst.stop(now)
@@ -103,9 +169,13 @@ class World:
     def advance(self, now: float) -> None:
         """Runs every instance up to ``now``: boots finish, images complete, idle ones take work."""
         heap = []
-        for inst in self.live:
+        for inst in list(self.live):
             if not inst.running and inst.ready_at <= now:
                 inst.running, inst.free_at = True, inst.ready_at
+            if inst.draining and inst.holding is None:
+                if now >= inst.free_at + SPOT_SHUTDOWN_SECONDS:
+                    self.remove(inst, inst.free_at + SPOT_SHUTDOWN_SECONDS, keep=False)
+                continue
             if inst.running:
                 heapq.heappush(heap, (inst.free_at, inst.ident, inst))
         while heap:
@@ -116,6 +186,8 @@ class World:
                 self.latencies.append(free_at - inst.holding)
                 self.done_at = max(self.done_at, free_at)
                 inst.holding = None
+            if inst.draining:
+                continue
             # Poll at free_at (or, when idle, as soon as a message arrives before now).
             if self.next_msg < len(self.arrivals) and self.arrivals[self.next_msg] <= now:
                 arrival = self.arrivals[self.next_msg]
@@ -148,18 +220,85 @@ def run_original(arrivals: list[float], tick: float) -> World:
     return world
 
 
+class SimFleet:
+    """The EC2 fleet as the scaler sees and drives it. ``tolerant``: as ``cloud/scaler/fleet_ec2.py`` is now
+    (issue 10): launches and starts it cannot see yet count as booting for VISIBILITY_GRACE_SECONDS; a
+    refused StartInstances is retried one instance at a time, then new instances go to the next subnet
+    or type; an instance with no report after the boot grace is terminated and launches wait out the
+    failed-start backoff. Not tolerant: as it was before, with one subnet and one type."""
+
+    def __init__(self, world: World, tolerant: bool):
+        self.world, self.tolerant = world, tolerant
+        self.failed = 0
+        self.hold_until = 0.0
+
+    def view(self, now: float) -> tuple[list[Instance], int, int]:
+        """(running instances, booting count, draining count) as DescribeInstances and the reports show them."""
+        if self.tolerant:
+            for inst in [i for i in self.world.live if i.silent and now - i.billed_since >= BOOT_GRACE_SECONDS]:
+                self.world.remove(inst, now, keep=False)  # terminated: its worker never came up
+                self.failed += 1
+                self.hold_until = now + FAILED_START_BACKOFF.ceiling(self.failed)
+        running, booting, draining = [], 0, 0
+        for inst in self.world.live:
+            if inst.draining:
+                draining += 1
+            elif inst.visible_at > now:  # not described yet, or still shown stopped
+                booting += self.tolerant and now - inst.billed_since < VISIBILITY_GRACE_SECONDS
+            elif inst.running or (inst.silent and now - inst.billed_since >= BOOT_GRACE_SECONDS):
+                running.append(inst)  # a silent one past the boot grace: running, state unknown, never idle
+            else:
+                booting += 1
+        return running, booting, draining
+
+    def launch(self, now: float, count: int) -> None:
+        world = self.world
+        if now < self.hold_until:
+            return
+        if not self.tolerant:
+            # The warm pool as the view shows it (a started instance the view still shows stopped is
+            # started again: a no-op); all or nothing; then new launches only for what the pool lacks.
+            shown = [i for i in world.live if i.restarted and i.visible_at > now]
+            restart = (shown + world.stopped[::-1])[:count]
+            real = [i for i in restart if i not in world.live]
+            if real and world.primary_room() >= len(real):
+                for _ in real:
+                    world.add(now, warm=True)
+            for _ in range(count - len(restart)):
+                if world.primary_room() < 1:
+                    break  # InsufficientInstanceCapacity: reported, tried again next tick
+                world.add(now, warm=False)
+            return
+        for _ in range(count):
+            if world.stopped and world.primary_room() >= 1:
+                world.add(now, warm=True)  # one at a time once the group start is refused
+            elif world.primary_room() >= 1:
+                world.add(now, warm=False)
+            else:
+                world.add(now, warm=False, primary=False)  # the next subnet or instance type
+
+    def remove(self, now: float, idle: list[Instance]) -> None:
+        for inst in idle:
+            self.world.remove(inst, now, keep=not self.world.faults.spot)
+
+
 def run_ours(arrivals: list[float], tick: float, settings: Settings, warm_pool: int, rate: float,
-             log=None) -> World:
-    world = World(arrivals=arrivals, self_stop=False, per_image=1.0 / rate)
+             log=None, faults: Faults = NO_FAULTS, tolerant: bool = True, horizon: float | None = None) -> World:
+    world = World(arrivals=arrivals, self_stop=False, per_image=1.0 / rate, faults=faults, silent_left=faults.silent)
     world.stopped = [Instance(ident=-(n + 1), billed_since=0.0, ready_at=0.0) for n in range(warm_pool)]
+    fleet = SimFleet(world, tolerant)
+    interrupted = False
     now = 0.0
     next_tick = 0.0
     last_work = 0.0  # the daemon's record: the last tick that saw work, or the last busy moment
     while not (world.finished() and not world.live):
         world.advance(now)
+        if faults.interrupt_at is not None and not interrupted and now >= faults.interrupt_at:
+            world.interrupt(now)
+            interrupted = True
         if now >= next_tick - 1e-9:
-            running = [i for i in world.live if i.running]
-            idle = [i for i in running if i.holding is None]
+            running, booting, draining = fleet.view(now)
+            idle = [i for i in running if i.holding is None and not i.silent]
             if world.visible(now) + world.in_flight() > 0:
                 last_work = now
             # Heartbeats say when each worker was last busy.
@@ -168,7 +307,8 @@ def run_ours(arrivals: list[float], tick: float, settings: Settings, warm_pool: 
                 visible=world.visible(now),
                 in_flight=world.in_flight(),
                 running=len(running),
-                booting=len(world.live) - len(running),
+                booting=booting,
+                draining=draining,
                 idle=len(idle),
                 empty_for=now - last_work,
                 rate=rate if world.latencies else None,  # measured once an instance has finished an image
@@ -177,13 +317,16 @@ def run_ours(arrivals: list[float], tick: float, settings: Settings, warm_pool: 
             if log is not None:
                 log.append((now, obs, decision))
             if decision.desired > obs.active:
-                for _ in range(decision.desired - obs.active):
-                    world.add(now, warm=True)
+                fleet.launch(now, min(decision.desired, settings.max_workers) - obs.active)
             elif decision.desired < obs.active:
-                for inst in idle[: obs.active - decision.desired]:
-                    world.remove(inst, now, keep=True)
+                fleet.remove(now, idle[: obs.active - decision.desired])
             next_tick += tick
         now = round(now + STEP, 6)
+        if horizon is not None and now > horizon:  # still billing: cut, and billed up to here
+            for inst in list(world.live):
+                world.remove(inst, now, keep=False)
+            world.cut = now
+            break
         if now > 10 * 24 * 3600:
             raise RuntimeError("simulation did not settle")
     return world
@@ -209,6 +352,44 @@ WORKLOADS = {
 }
 
 
+# name -> (faults, fleets compared, warm pools): "before" is the EC2 fleet before issue 10.
+FAULTS = {
+    "none": (NO_FAULTS, ("ours",), ("cold", "warm")),
+    f"describe lags {LAG_SECONDS:g} s": (Faults(lag=LAG_SECONDS), ("ours", "before"), ("cold", "warm")),
+    f"no capacity past {PRIMARY_CAPACITY} in the first subnet": (
+        Faults(primary_capacity=PRIMARY_CAPACITY), ("ours", "before"), ("cold", "warm")),
+    "an instance never comes up": (Faults(silent=1), ("ours", "before"), ("cold",)),
+    f"spot, half interrupted at {INTERRUPT_AT:g} s": (
+        Faults(spot=True, interrupt_at=INTERRUPT_AT), ("ours",), ("cold",)),
+}
+FAULT_WORKLOADS = ("burst 1000", "burst 10000")
+
+
+def fault_table(tick: float, settings: Settings, rate: float) -> dict:
+    """Prints the rows under faults; returns them for the JSON line."""
+    print(f"\nUnder faults, {rate:g} images/s per instance; \"before\" is the EC2 fleet before issue 10 (no grace "
+          f"for a lagging view, all-or-nothing restarts, one subnet and type, a silent instance kept); a run "
+          f"that has not settled at {FAULT_HORIZON:g} s is cut there (†):\n")
+    print("| fault | workload | fleet | done (s) | instance-s | launches | most instances |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    found: dict = {}
+    for fault, (faults, fleets, pools) in FAULTS.items():
+        for name in FAULT_WORKLOADS:
+            for pool in pools:
+                for fleet in fleets:
+                    world = run_ours(WORKLOADS[name], tick, settings, 0 if pool == "cold" or faults.spot else CAP,
+                                     rate, faults=faults, tolerant=fleet == "ours", horizon=FAULT_HORIZON)
+                    done = len(world.latencies) == len(WORKLOADS[name])
+                    inst_s = instance_seconds(world)
+                    cut = "†" if world.cut is not None else ""
+                    print(f"| {fault} | {name}, {pool} | {fleet} | {f'{world.done_at:.1f}' if done else 'never'} "
+                          f"| {inst_s:.0f}{cut} | {world.launched} | {world.most} |")
+                    found.setdefault(fault, {})[f"{name}, {pool}, {fleet}"] = {
+                        "done": round(world.done_at, 1) if done else None, "instance_seconds": round(inst_s),
+                        "most": world.most, "settled": world.cut is None}
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, nargs="+", default=[DEFAULT_RATE],
@@ -216,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tick", type=float, default=defaults.EC2_TICK)
     parser.add_argument("--target-drain", type=float, help="target_drain_seconds (default: the config's)")
     parser.add_argument("--scale-in-delay", type=float, default=defaults.EC2_SCALE_IN_DELAY)
+    parser.add_argument("--fault-rate", type=float, default=FAULT_RATE,
+                        help="images/s of one of our instances in the rows under faults")
     args = parser.parse_args(argv)
     cfg = load_config(env={}).replace(max_workers=CAP, scale_in_delay=args.scale_in_delay,
                                       **({"target_drain_seconds": args.target_drain} if args.target_drain else {}))
@@ -267,9 +450,15 @@ def main(argv: list[str] | None = None) -> int:
     # first job, with an empty pool, is reported beside them.
     result = {"ratios": ratios, "goals": {r: goals(m, "warm") for r, m in ratios.items()},
               "goals_first_job": {r: goals(m, "cold") for r, m in ratios.items()}}
+    faults = fault_table(args.tick, settings, args.fault_rate)
+    ours = [row for rows in faults.values() for key, row in rows.items() if key.endswith(", ours")]
+    result["faults"] = faults
+    result["fault_goals"] = {"never_past_the_cap": all(r["most"] <= CAP for r in ours),
+                             "every_job_done_and_settled": all(r["done"] is not None and r["settled"] for r in ours)}
     print()
     print(json.dumps(result))
-    return 0 if all(all(g.values()) for g in result["goals"].values()) else 1
+    ok = all(all(g.values()) for g in result["goals"].values()) and all(result["fault_goals"].values())
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

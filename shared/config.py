@@ -29,6 +29,7 @@ MAX_VISIBILITY_TIMEOUT = 12 * 60 * 60
 DEVICES = ("auto", "cpu", "cuda")
 ENGINES = ("auto", "onnx", "torch")
 UPLOADS = ("original", "preview")
+MARKETS = ("on-demand", "spot")
 
 CONFIG_ENV = "IMGREC_CONFIG"
 DEFAULT_CONFIG_PATH = Path.home() / ".config" / "imgrec" / "config.toml"
@@ -221,6 +222,8 @@ def _validate(cfg: Config) -> None:
         raise bad("engine", f"must be one of {', '.join(ENGINES)}")
     if cfg.upload not in UPLOADS:
         raise bad("upload", f"must be one of {', '.join(UPLOADS)}")
+    if cfg.market not in MARKETS:
+        raise bad("market", f"must be one of {', '.join(MARKETS)}")
     if cfg.endpoint_url is not None and not cfg.endpoint_url.startswith(("http://", "https://")):
         raise bad("endpoint_url", "must start with http:// or https://")
     if cfg.heartbeat_interval and cfg.heartbeat_interval >= cfg.visibility_timeout:

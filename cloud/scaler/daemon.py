@@ -187,7 +187,10 @@ class Scaler:
     def _report(self, record: Tick) -> None:
         previous = self.recent[-1] if self.recent else None
         self.recent.append(record)
-        changed = record.action != HOLD or record._shape() != self._last_shape
+        # A scale-out or scale-in the fleet could not carry out (launches held, no capacity, a failing call)
+        # repeats every tick with the same shape: the first one is logged, the fleet logs its reason once.
+        acted = bool(record.launched or record.removed)
+        changed = acted or record._shape() != self._last_shape
         self._last_shape = record._shape()
         if record.action == ERROR:  # once per outage, not once per tick
             same = previous is not None and previous.action == ERROR and previous.reason == record.reason

@@ -14,14 +14,20 @@ what the policy plans with.
 ``scale_to(desired)`` launches ``desired - (running + booting)`` workers when that is positive,
 and otherwise stops at most that many *idle* workers; it never stops a busy or booting worker,
 so asking for fewer than the busy count simply leaves them to finish.
+
+Cloud fleets make their AWS calls that act through :class:`Calls`: an error is logged once, not on
+every tick, and raised as :class:`CallFailed` for the fleet to survive and try again later.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
 import threading
 from dataclasses import dataclass
 from typing import Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 # Worker states, as the worker reports them (status lines locally, heartbeat objects on EC2).
 LOADING, READY, BUSY, IDLE, DRAINING, STOPPED = "loading", "ready", "busy", "idle", "draining", "stopped"
@@ -91,3 +97,37 @@ class Fleet(Protocol):
         """Releases what this object holds. The local fleet stops its processes; cloud fleets leave
         instances to the next scaler (or to the workers' own idle timeout)."""
 
+
+
+class CallFailed(Exception):
+    def __init__(self, operation: str, code: str, message: str):
+        super().__init__(f"{operation}: {code}: {message}")
+        self.operation, self.code, self.message = operation, code, message
+
+
+class Calls:
+    """Calls one boto3 client. An error is logged once per operation and error code, until that operation
+    next succeeds, and raised as CallFailed; the caller goes on and tries again on a later tick."""
+
+    def __init__(self, client, service: str, logger: logging.Logger):
+        self.client, self.service, self.log = client, service, logger
+        self._failing: dict[str, str] = {}  # operation -> the error code last logged for it
+
+    def __call__(self, operation: str, **params) -> dict:
+        try:
+            answer = getattr(self.client, operation)(**params)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code, message = error.get("Code", "Unknown"), error.get("Message", str(exc))
+        except BotoCoreError as exc:  # the endpoint did not answer, after botocore's own retries
+            code, message = type(exc).__name__, str(exc)
+        else:
+            self._failing.pop(operation, None)
+            return answer
+        if self._failing.get(operation) != code:
+            self._failing[operation] = code
+            self.log.warning("%s %s failed (%s): %s; the scaler goes on and tries again on a later tick",
+                             self.service, operation, code, message)
+        else:
+            self.log.debug("%s %s failed again (%s): %s", self.service, operation, code, message)
+        raise CallFailed(operation, code, message)

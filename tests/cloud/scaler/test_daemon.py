@@ -109,3 +109,36 @@ def test_a_failing_prune_is_logged_and_the_ticks_go_on(local_cfg, fake_spawn, ca
         assert len(calls) == 2
     finally:
         scaler.stop()
+
+
+def test_a_scale_out_the_fleet_cannot_carry_out_is_logged_once_not_every_tick(caplog):
+    """The EC2 fleet holding launches (workers that die at boot) answers every tick's scale-out with a note;
+    the fleet logs its reason once, and the loop does not repeat the same line every 2 s."""
+    import threading
+
+    from cloud.scaler.fleet import FleetState, ScaleResult
+    from shared.config import load_config
+    from shared.sqs import QueueDepth
+
+    class HeldFleet:
+        kind = "ec2"
+        changed = threading.Event()
+
+        def observe(self):
+            return FleetState()
+
+        def scale_to(self, desired, reason=""):
+            return ScaleResult(note="held: 3 workers in a row failed to start")
+
+    class Backlog:
+        def url(self, name):
+            return name
+
+        def depth(self, url):
+            return QueueDepth(visible=50, in_flight=0)
+
+    scaler = Scaler(load_config(env={}), HeldFleet(), sqs=Backlog(), prune_every=None)
+    with caplog.at_level(logging.INFO, logger="imgrec.scaler"):
+        ticks = [scaler.tick() for _ in range(5)]
+    assert all(t.action == "scale-out" and t.note.startswith("held") for t in ticks)
+    assert len([r for r in caplog.records if "held: 3 workers" in r.getMessage()]) == 1

@@ -9,8 +9,9 @@ import time
 import boto3
 import pytest
 
+from cloud.ami.user_data import user_data
 from cloud.scaler.daemon import ERROR, Scaler
-from cloud.scaler.fleet_ec2 import Ec2Fleet
+from cloud.scaler.fleet_ec2 import Ec2Fleet, settings_hash
 from shared.config import ConfigError
 from shared.layout import worker_status_key
 from shared.s3 import S3Service
@@ -54,8 +55,9 @@ def test_launches_named_tagged_workers_with_the_configured_settings(aws_cfg):
     assert inst["IamInstanceProfile"]["Arn"].endswith("/imgrec-worker")
     ec2 = boto3.client("ec2", region_name="us-east-1")
     data = ec2.describe_instance_attribute(InstanceId=launched[0], Attribute="userData")["UserData"]["Value"]
-    script = base64.b64decode(data).decode()
-    assert "imgrec-worker.service" in script and f"IMGREC_REQUEST_QUEUE={aws_cfg.request_queue}" in script
+    assert base64.b64decode(data).decode() == user_data(aws_cfg)  # the worker image's own first-boot settings
+    assert tags["imgrec:settings"] == settings_hash(aws_cfg)
+    assert inst["MetadataOptions"]["HttpTokens"] == "required" and "InstanceLifecycle" not in inst
     # No status report yet: they are booting, and booting instances are capacity.
     state = fleet.observe()
     assert (state.booting, state.running) == (2, 0)
@@ -153,6 +155,7 @@ def test_a_worker_that_powers_off_before_reporting_holds_launches_back_longer_ea
 
     later = 61.0
     assert fleet.scale_to(1).launched == (ident,)  # restarted after the pause
+    assert fleet.observe().booting == 1  # seen up: a stop from here on is its own
     ec2.stop_instances(InstanceIds=[ident])
     held = fleet.scale_to(1)
     assert held.launched == () and "launches held for 120 s" in held.note and "2 worker(s)" in held.note
@@ -164,3 +167,50 @@ def test_a_worker_that_powers_off_before_reporting_holds_launches_back_longer_ea
     assert fleet.observe().running == 1
     ec2.stop_instances(InstanceIds=[ident])
     assert fleet.scale_to(1).launched == (ident,)
+    assert fleet.held == ""
+
+
+def test_the_warm_pool_restarts_only_instances_of_this_image_and_settings_and_terminates_the_rest(aws_cfg):
+    later = 0.0
+    old = Ec2Fleet(aws_cfg, clock=lambda: time.time() + later)
+    first, changed, third = old.scale_to(3).launched
+    for ident in (first, changed, third):
+        report(aws_cfg, ident, "idle")
+    assert len(old.scale_to(0).removed) == 3
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    # Launched with other worker settings (another model, say): its first-boot settings are not ours.
+    ec2.create_tags(Resources=[changed], Tags=[{"Key": "imgrec:settings", "Value": "0123456789abcdef"}])
+
+    later = 10.0
+    fleet = Ec2Fleet(aws_cfg, clock=lambda: time.time() + later)
+    assert fleet.warm_pool() == [first, third]
+    result = fleet.scale_to(1)
+    assert result.launched == (first,)
+    assert "terminated 1 stopped instance(s) of another image or settings" in result.note
+    states = {i: inst["State"]["Name"] for i, inst in describe(aws_cfg).items()}
+    assert states[changed] == "terminated" and states[third] == "stopped"
+
+    # After a re-bake the stopped instance of the old image goes too, and the new one comes from the new image.
+    rebaked = Ec2Fleet(aws_cfg.replace(ami_id="ami-1234abcd"), clock=lambda: time.time() + later)
+    assert rebaked.warm_pool() == []
+    (new,) = rebaked.scale_to(2).launched  # `first` is booting: one more
+    instances = describe(aws_cfg)
+    assert instances[third]["State"]["Name"] == "terminated" and instances[new]["ImageId"] == "ami-1234abcd"
+    # What the workers read is part of their settings; what only the scaler reads is not.
+    assert settings_hash(aws_cfg.replace(model="mobilenetv3_large_100")) != settings_hash(aws_cfg)
+    assert settings_hash(aws_cfg.replace(max_workers=9)) == settings_hash(aws_cfg)
+
+
+def test_launch_choices_try_spot_first_then_each_subnet_then_each_type():
+    from cloud.scaler.fleet_ec2 import Choice, launch_choices
+    from shared.config import load_config
+
+    cfg = load_config(env={}).replace(subnet_ids=("subnet-a", "subnet-b"), instance_types=("c7g.large", "c6g.large"),
+                                      market="spot")
+    assert launch_choices(cfg)[:3] == [Choice("spot", "subnet-a", "c7g.large"), Choice("spot", "subnet-a", "c6g.large"),
+                                       Choice("spot", "subnet-b", "c7g.large")]
+    assert [c.market for c in launch_choices(cfg)] == ["spot"] * 4 + ["on-demand"] * 4
+    plain = load_config(env={}).replace(subnet_id="subnet-a")  # the single settings still work
+    assert launch_choices(plain) == [Choice("on-demand", "subnet-a", "t3.medium")]
+    with pytest.raises(ConfigError, match="market = 'cheap'"):
+        load_config(env={"IMGREC_MARKET": "cheap"})
