@@ -62,7 +62,8 @@ def deployed_settings(cfg: Config, outputs: Mapping[str, str]) -> dict[str, Any]
         settings["ami_id"] = outputs["WorkerImage"]
     subnets = [s for s in outputs.get("SubnetIds", "").split(",") if s]
     if subnets:
-        settings["subnet_id"] = subnets[0]  # the EC2 fleet launches in one; the group uses them all
+        settings["subnet_id"] = subnets[0]
+        settings["subnet_ids"] = subnets  # the EC2 fleet falls back across them when one has no capacity
     settings["security_group_ids"] = [outputs["SecurityGroup"]]
     return settings
 
