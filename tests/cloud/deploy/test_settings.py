@@ -44,7 +44,7 @@ def test_the_deployment_is_what_the_config_then_says(tmp_path):
     assert cfg.fleet == "asg" and cfg.asg_name == "imgrec-WorkerGroup-Z3"
     assert cfg.instance_profile == "arn:aws:iam::1:instance-profile/p" and cfg.ami_id == "ami-0123456789abcdef0"
     assert cfg.subnet_id == "subnet-a" and cfg.security_group_ids == ("sg-0123",)
-    assert cfg.subnet_ids[0] == "subnet-a"  # all of them, for the fleet's capacity fallbacks
+    assert cfg.subnet_ids == ("subnet-a", "subnet-b")  # all of them, for the fleet's capacity fallbacks
     assert cfg.max_workers == 5  # the user's own settings that deploy does not set stay in force
     assert "my-photos-in" in path.read_text()  # replaced, not lost
     assert (tmp_path / "config.toml.bak").read_text() == USERS_OWN
