@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from cloud import organize_commands
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
 from cloud.scaler.heartbeats import STALE_SECONDS
-from shared import aws, job_cost, layout, reply_queues, results_csv
+from shared import aws, job_cost, reply_queues, results_csv
 from shared.config import Config
 from shared.job import JobClient, JobError, count_results, given_up, new_job_id, read_manifest, recollect
 from shared.journal import JobJournal, JournalBusy, journal_path
@@ -271,17 +271,12 @@ def provision(cfg: Config, args: argparse.Namespace) -> int:
 # --- status ----------------------------------------------------------------------------------------
 
 def _workers(s3: S3Service, bucket: str) -> list[dict]:
+    """Every worker's status object, with its age in seconds, by worker id."""
     now = time.time()
-    workers = []
-    for key in s3.list_keys(bucket, layout.WORKER_STATUS_PREFIX):
-        try:
-            info = s3.get_json(bucket, key)
-        except Exception:  # noqa: BLE001 - a half-written or foreign object: skip it
-            continue
-        if isinstance(info, dict):
-            ts = info.get("ts")
-            info["age_s"] = round(now - ts, 1) if isinstance(ts, (int, float)) else None
-            workers.append(info)
+    workers = job_cost.read_worker_statuses(s3, bucket)
+    for info in workers:
+        ts = info.get("ts")
+        info["age_s"] = round(now - ts, 1) if isinstance(ts, (int, float)) else None
     return sorted(workers, key=lambda w: str(w.get("worker_id")))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from shared import organize as organizing
 from shared.config import Config
 from shared.messages import Result
-from shared.scan import Item
+from shared.scan import Item, stamp
 from shared.xmp import XmpError, keywords, write_keywords
 
 SHOWN_FOLDERS = 25  # the preview lists this many folders, then a count of the rest
@@ -38,7 +38,7 @@ def wants_files(args: argparse.Namespace) -> bool:
 
 def stamps(items: Sequence[Item]) -> dict[Path, tuple[int, int] | None]:
     """How each file looked when it was classified, to tell later whether it changed since."""
-    return {item.path: organizing.stamp(item.path) for item in items}
+    return {item.path: stamp(item.path) for item in items}
 
 
 def apply(args: argparse.Namespace, items: Sequence[Item], results: Sequence[Result],

@@ -32,7 +32,7 @@ from typing import IO
 
 from shared import layout
 from shared.config import Config
-from shared.scan import Item
+from shared.scan import Item, stamp
 
 log = logging.getLogger(__name__)
 
@@ -82,15 +82,6 @@ class Previous:
     packs: dict[str, list[tuple[str, int, int]]] = field(default_factory=dict)  # key -> (rid, offset, length)
     sending: set[str] = field(default_factory=set)  # may have been sent (includes every sent one)
     sent: set[str] = field(default_factory=set)  # SQS accepted them
-
-
-def stamp(path: Path) -> tuple[int, int] | None:
-    """(size, mtime_ns) of a file, or None when it cannot be read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
 
 
 class JobJournal:

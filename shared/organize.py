@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.scan import stamp
+
 UNCERTAIN = "_uncertain"
 FAILED = "_failed"
 MANIFEST = ".imgrec-organize.jsonl"
@@ -52,15 +54,6 @@ def safe_folder_name(label: str) -> str:
     if name in (UNCERTAIN, FAILED):  # a label cannot take the place of our own folders
         name += "_"
     return name
-
-
-def stamp(path: Path) -> tuple[int, int] | None:
-    """(size, mtime_ns), or None for a file that cannot be read."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared import layout
-from shared.journal import Previous, stamp
+from shared.journal import Previous
 from shared.messages import Result
-from shared.scan import Item
+from shared.scan import Item, stamp
 
 
 @dataclass

@@ -71,6 +71,15 @@ def too_many_bytes(size: int, limit: int) -> str:
     return f"image too large: {size} bytes (limit {limit})"
 
 
+def stamp(path: Path) -> tuple[int, int] | None:
+    """How a file looks now, (size, mtime_ns), to tell later whether it changed; None when unreadable."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size, st.st_mtime_ns
+
+
 def image_format(head: bytes) -> tuple[str, str] | None:
     """(format, suffix) when the first bytes are a supported image, else None."""
     if head.startswith(b"\xff\xd8\xff"):

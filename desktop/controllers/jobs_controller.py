@@ -31,8 +31,7 @@ from desktop.rows import DONE, FAILED, SKIPPED, TableRow, row_from_skipped
 from desktop.tasks import Task, TaskError, TaskRunner
 from desktop.views.main_view import MainView
 from shared.config import Config
-from shared.organize import stamp
-from shared.scan import Item, ScanResult, scan
+from shared.scan import Item, ScanResult, scan, stamp
 
 log = logging.getLogger(__name__)
 

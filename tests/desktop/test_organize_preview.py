@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from desktop.rows import DONE, FAILED, TableRow
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
 from shared.local_cloud import free_port
-from shared.organize import stamp
+from shared.scan import stamp
 
 
 def test_the_preview_names_what_will_be_skipped_and_copying_leaves_the_rest_in_place(qtbot, make_window,

@@ -79,7 +79,11 @@ def test_a_resumed_job_deletes_inputs_never_sent_and_sends_their_images_again(cf
                for r in worker.seen for item in items if item.name == r.name)
 
 
-def test_results_tells_in_progress_from_never_sent_and_waits_for_what_is_in_progress(cfg, photos, capsys):
+def test_results_tells_in_progress_from_never_sent_and_waits_for_what_is_in_progress(cfg, photos, capsys,
+                                                                                    monkeypatch):
+    # Buckets named: on (mock) AWS the command would otherwise name them after the account.
+    monkeypatch.setenv("IMGREC_INPUT_BUCKET", cfg.input_bucket)
+    monkeypatch.setenv("IMGREC_OUTPUT_BUCKET", cfg.output_bucket)
     items = photos(6)
     with JobClient(cfg) as client:
         job = client.submit(items)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.organize import FAILED, MANIFEST, UNCERTAIN, Entry, organize, plan_organize, safe_folder_name, stamp, undo
+from shared.organize import FAILED, MANIFEST, UNCERTAIN, Entry, organize, plan_organize, safe_folder_name, undo
+from shared.scan import stamp
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
