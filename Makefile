@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.install-stamp
+# The desktop bundle is built from an environment of its own, without torch (see build.spec).
+PKG_VENV     := .venv-package
+PKG_STAMP    := $(PKG_VENV)/.install-stamp
+MODEL_BUNDLE := build/model-bundle
 
-.PHONY: install run test lint bench reliability clean
+.PHONY: install run test lint bench reliability package clean
 
 install: $(STAMP)
 
@@ -42,5 +46,20 @@ bench: install
 reliability: install
 	$(PY) bench/reliability.py --soak
 
+# The desktop app as one folder, dist/imgrec-desktop/ (PyInstaller, from $(PKG_VENV): no torch), carrying the
+# default model's bundle, exported first with .venv's torch. tests/desktop/test_package.py runs what it built.
+package: $(PKG_STAMP) $(MODEL_BUNDLE)/bundle.json
+	$(PKG_VENV)/bin/python -m PyInstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller build.spec
+	@du -sh dist/imgrec-desktop
+
+$(PKG_STAMP): pyproject.toml
+	test -x $(PKG_VENV)/bin/python || $(PYTHON) -m venv $(PKG_VENV)
+	$(PKG_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PKG_VENV)/bin/python -m pip install --quiet -e '.[desktop,local,worker,package]'
+	touch $(PKG_STAMP)
+
+$(MODEL_BUNDLE)/bundle.json: | install
+	$(VENV)/bin/imgrec model export --out $(MODEL_BUNDLE)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(PKG_VENV) build dist .pytest_cache .ruff_cache *.egg-info

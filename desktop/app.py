@@ -14,9 +14,11 @@ import logging
 import sys
 import tempfile
 from dataclasses import replace
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from desktop.settings import EMBEDDED, IN_APP, DesktopSettings, load_settings
+from shared.children import run_child
 from shared.config import ConfigError, load_config
 
 APP_NAME = "imgrec"
@@ -35,7 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=DEMO_TIMEOUT_SECONDS, metavar="S",
                         help=f"with --demo: give up after S seconds (default {DEMO_TIMEOUT_SECONDS})")
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     return parser
+
+
+def _version() -> str:
+    try:
+        return version("imgrec")  # the installed project's; a packaged app carries its metadata (build.spec)
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _data_dir() -> Path:
@@ -46,6 +56,9 @@ def _data_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if (code := run_child(argv)) is not None:  # the packaged app re-running itself as a child process
+        return code
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)

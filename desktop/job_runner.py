@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import subprocess
-import sys
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from desktop.inbox import Inbox
 from desktop.job_process import CANCEL, JobPlan, encode_request, row_from_dict
-from desktop.priority import BACKGROUND_NICENESS, lower_priority
+from desktop.priority import BACKGROUND_NICENESS
 from desktop.rows import TableRow
 from desktop.tasks import Task
+from shared.children import spawn
 from shared.config import Config
 
 log = logging.getLogger(__name__)
@@ -31,7 +29,6 @@ __all__ = ["Arrived", "Enqueued", "JobFailed", "JobOutcome", "JobPlan", "Uploade
 
 POLL_SECONDS = 0.1  # how often the task looks at its cancel and abandon flags
 STOP_GRACE_SECONDS = 10.0  # after SIGTERM, the helper deletes its reply queue; then it is killed
-_SOURCE_ROOT = str(Path(__file__).resolve().parents[1])
 
 
 # --- what goes through the inbox -----------------------------------------------------------------
@@ -68,17 +65,6 @@ class JobFailed(RuntimeError):
     """The helper process reported an error, or died without a word."""
 
 
-def _helper_command() -> list[str]:
-    return [sys.executable, "-m", "desktop.job_process"]
-
-
-def _helper_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 def _read_lines(stream, lines: queue.SimpleQueue) -> None:
     try:
         for line in stream:
@@ -92,10 +78,10 @@ def run_job(task: Task, cfg: Config, plan: JobPlan, inbox: Inbox, history: str |
     """``task.cancel()`` stops the uploads (what was enqueued still comes back); ``abandon`` stops
     waiting for results (the app is closing: they stay in the output bucket for History)."""
     abandon = abandon or threading.Event()
-    # A session of its own: its uploads are not charged to the window's scheduler group (see priority.py).
-    helper = subprocess.Popen(_helper_command(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                              bufsize=1, env=_helper_env(), start_new_session=True)
-    lower_priority([helper.pid], BACKGROUND_NICENESS)  # uploading must not starve the window
+    # A session of its own, niced: its uploads are not charged to the window's scheduler group and must
+    # not starve the window (see priority.py).
+    helper = spawn("job-helper", session=True, niceness=BACKGROUND_NICENESS, stdin=subprocess.PIPE,
+                   stdout=subprocess.PIPE, text=True, bufsize=1)
     lines: queue.SimpleQueue = queue.SimpleQueue()
     reader = threading.Thread(target=_read_lines, args=(helper.stdout, lines), name=f"job-{plan.job_id}",
                               daemon=True)

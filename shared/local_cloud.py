@@ -1,19 +1,19 @@
 """The embedded local cloud: a moto server (S3, SQS, EC2, Auto Scaling) on a free loopback port.
 
-It runs as its own process, so that its request handling does not compete with the client's
-threads for one interpreter lock, and so that stopping it is a plain process stop.
+It runs as its own process (the ``moto-server`` role of :mod:`shared.children`), so that its request
+handling does not compete with the client's threads for one interpreter lock, and so that stopping it
+is a plain process stop.
 """
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 
+from shared.children import spawn
 from shared.config import Config
 
 START_TIMEOUT_SECONDS = 30
@@ -40,14 +40,8 @@ class MotoServer:
     def start(self) -> MotoServer:
         # A process group of its own: a Ctrl-C or a signal to the parent's group leaves it serving while
         # the workers drain; the parent stops it after them.
-        own_group = {"process_group": 0} if os.name == "posix" else {}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "shared.moto_server", "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-            **own_group,
-        )
+        self.process = spawn("moto-server", ["--host", "127.0.0.1", "--port", str(self.port)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

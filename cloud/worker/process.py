@@ -1,7 +1,8 @@
 """Starting a worker as a child process, with this process's configuration passed down.
 
-The embedded local cloud and the autoscaler's local fleet both use :func:`spawn_worker`. The child
-is ``python -m cloud.worker --worker-id ID --status-stdout``: its stdout carries only status lines
+The embedded local cloud and the autoscaler's local fleet both use :func:`spawn_worker`. The child is
+the ``worker`` role of :mod:`shared.children` (``python -m cloud.worker`` from source, the bundle's own
+executable when frozen) with ``--worker-id ID --status-stdout``: its stdout carries only status lines
 (see :mod:`cloud.worker.status`; read them with ``parse_status_line``), its logs go to stderr.
 
 Its parent stops it, once: a worker drains on the first SIGTERM and exits at once on a second. So the
@@ -16,59 +17,38 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields
-from pathlib import Path
 
 from cloud.worker.models.errors import ModelError
+from shared.children import config_env, spawn
 from shared.config import Config
+
+# config_env is importable from here too, for bench/cost.py; it lives in shared.children.
+__all__ = ["config_env", "export_in_child", "spawn_worker", "stop_with_parent"]
 
 log = logging.getLogger(__name__)
 
 EXPORT_TIMEOUT_SECONDS = 600.0  # loading torch and the model, exporting, checking on 100 images: ~10 s here
-_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])  # the folder holding cloud/ and shared/
 PARENT_PID_ENV = "IMGREC_WORKER_PARENT_PID"  # set by spawn_worker: the pid of the process that started it
 PARENT_CHECK_SECONDS = 0.5  # how often a spawned worker checks that its parent is still there
-
-
-def config_env(cfg: Config) -> dict[str, str]:
-    """Every setting as IMGREC_<NAME>, which load_config reads back into an equal Config."""
-    env = {}
-    for f in fields(cfg):
-        if f.name == "sources":
-            continue
-        value = getattr(cfg, f.name)
-        if value is None:
-            text = ""
-        elif isinstance(value, tuple):
-            text = ",".join(value)
-        else:
-            text = str(value)
-        env[f"IMGREC_{f.name.upper()}"] = text
-    return env
-
-
-def child_env(cfg: Config, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child that runs this code with this configuration (and ``env`` added)."""
-    result = {k: v for k, v in os.environ.items() if k != "IMGREC_CONFIG"}
-    result.update(config_env(cfg))
-    result["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, result.get("PYTHONPATH")) if p)
-    result["PYTHONUNBUFFERED"] = "1"
-    result.update(env or {})
-    return result
 
 
 def export_in_child(cfg: Config, timeout: float = EXPORT_TIMEOUT_SECONDS) -> None:
     """``imgrec model export`` for cfg.model into the model cache, in a child process: the export
     imports torch, which a caller such as the desktop app must not have in its own process."""
-    done = subprocess.run([sys.executable, "-m", "cloud.cli", "model", "export"], stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, env=child_env(cfg), timeout=timeout)
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+    child = spawn("model-export", cfg=cfg, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE, text=True)
+    try:
+        _out, err = child.communicate(timeout=timeout)
+    except BaseException:
+        child.kill()
+        child.communicate()
+        raise
+    if child.returncode != 0:
+        lines = [line for line in err.strip().splitlines() if line.strip()]
         raise ModelError(lines[-1].removeprefix("imgrec model: ") if lines else
-                         f"exporting {cfg.model} failed (exit code {done.returncode})")
+                         f"exporting {cfg.model} failed (exit code {child.returncode})")
 
 
 def spawn_worker(
@@ -89,14 +69,11 @@ def spawn_worker(
     ``new_session``: a session (so, on Linux, a scheduler autogroup) of its own as well, and its
     inference no longer takes CPU time from its parent's group (the desktop app's window).
     """
-    command = [sys.executable, "-m", "cloud.worker", "--worker-id", worker_id, "--status-stdout",
-               *extra_args]
-    group = {"start_new_session": True} if new_session else {"process_group": 0}  # a session leads a group
     stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     try:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                                env=child_env(cfg, {**(env or {}), PARENT_PID_ENV: str(os.getpid())}),
-                                text=True, bufsize=1, **group)
+        return spawn("worker", ["--worker-id", worker_id, "--status-stdout", *extra_args], cfg=cfg,
+                     env={**(env or {}), PARENT_PID_ENV: str(os.getpid())}, session=new_session,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
     finally:
         if stderr is not None:
             stderr.close()  # the child has its own copy

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from cloud.worker.models import store
-from cloud.worker.process import child_env
 from cloud.worker.status import parse_status_line
+from shared.children import child_env
 from shared.config import Config
 from shared.job import JobClient
 from shared.provision import provision

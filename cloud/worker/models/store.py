@@ -16,6 +16,7 @@ import importlib.util
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +40,7 @@ from shared.s3 import ObjectMissing, S3Service
 log = logging.getLogger(__name__)
 
 MAX_BUNDLE_BYTES = 2 * 1024**3  # a sidecar that points at more than this is refused
+PACKAGED_MODEL_DIR = "model"  # in a packaged app's data folder: the default model's bundle (build.spec)
 
 
 def cache_root(cfg: Config) -> Path:
@@ -73,6 +75,16 @@ def cached_bundle(cache: Path, model: str, sha256: str | None = None) -> Bundle 
     return None
 
 
+def packaged_bundle(model: str) -> Bundle | None:
+    """The bundle that a packaged app carries, read in place, when it is ``model``'s; None from source."""
+    root = getattr(sys, "_MEIPASS", None)  # set by PyInstaller: the bundle's data folder
+    folder = Path(root) / PACKAGED_MODEL_DIR if root else None
+    if folder is None or not (folder / MANIFEST_FILE).is_file():
+        return None
+    bundle = read_bundle(folder, verify=False)  # the workers check the hash of what they download
+    return bundle if bundle.model == model else None
+
+
 def can_export() -> bool:
     """Whether this environment has what an export needs (the ``export`` extra: torch, timm, ...)."""
     try:
@@ -83,13 +95,14 @@ def can_export() -> bool:
 
 def local_bundle(cfg: Config, model: str | None = None, *, fresh: bool = False,
                  check_images: Sequence[Path] | None = None, in_child: bool = False) -> Bundle:
-    """The cached bundle of the model, exported into the cache first if there is none (needs torch).
+    """The cached bundle of the model (or the one a packaged app carries), exported into the cache first
+    if there is none (needs torch).
     ``fresh``: export again even if one is cached; ``check_images``: what the export is checked on;
     ``in_child``: export in a child process (``imgrec model export``), so that this process never
     imports torch (the desktop app runs the embedded cloud in its own process)."""
     model = model or cfg.model
     cache = cache_root(cfg)
-    found = None if fresh else cached_bundle(cache, model)
+    found = None if fresh else cached_bundle(cache, model) or packaged_bundle(model)
     if found is not None:
         return found
     if not can_export():
