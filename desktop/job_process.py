@@ -35,7 +35,8 @@ from typing import Any
 
 from desktop.history import CANCELLED, FINISHED, RUNNING, HistoryStore, JobRecord
 from desktop.rows import TableRow, row_from_result, row_from_skipped
-from shared.config import Config
+from shared.children import config_env
+from shared.config import Config, load_config
 from shared.job import JobClient
 from shared.scan import Item, Skipped
 
@@ -67,10 +68,8 @@ class Abandoned(Exception):
 
 # --- wire format --------------------------------------------------------------------------------
 def encode_request(cfg: Config, plan: JobPlan, history: str | None, target: str) -> str:
-    fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "sources"}
-    fields["security_group_ids"] = list(cfg.security_group_ids)
     return json.dumps({
-        "cfg": fields,
+        "cfg": config_env(cfg),  # the one encoding of settings for a child process (shared.children)
         "sources": dict(cfg.sources),
         "plan": {
             "job_id": plan.job_id,
@@ -85,9 +84,7 @@ def encode_request(cfg: Config, plan: JobPlan, history: str | None, target: str)
 
 def decode_request(line: str) -> tuple[Config, JobPlan, str | None, str]:
     data = json.loads(line)
-    fields = dict(data["cfg"])
-    fields["security_group_ids"] = tuple(fields.get("security_group_ids", ()))
-    cfg = Config(sources=data.get("sources", {}), **fields)
+    cfg = dataclasses.replace(load_config(env=data["cfg"]), sources=dict(data.get("sources", {})))
     plan = data["plan"]
     items = tuple(Item(path=Path(p), name=n, size=int(size), suffix=suffix) for p, n, size, suffix in plan["items"])
     skipped = tuple(Skipped(name=n, reason=r, looks_like_image=bool(lk)) for n, r, lk in plan["skipped"])
