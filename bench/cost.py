@@ -180,14 +180,14 @@ class WorkerProcess:
         threading.Thread(target=self._read_status, name="cost-worker-status", daemon=True).start()
 
     def _read_status(self) -> None:
-        from cloud.worker.status import parse_status_line
+        from shared.worker_status import parse_status_line
 
         for line in self.proc.stdout:
             status = parse_status_line(line)
             if status is None:
                 continue
             with self._changed:
-                self.states.setdefault(status["state"], float(status.get("ts") or time.time()))
+                self.states.setdefault(status.state, status.ts)
                 self._changed.notify_all()
 
     def wait_state(self, state: str, timeout: float) -> float:
@@ -404,19 +404,19 @@ def main() -> int:
     # Idle: measured after the last result (a short window: polls in flight at the last result are
     # counted in the job, so the measured rate errs low), and expected for an idle hour from the number
     # of receiver threads seen and the status object's refresh period.
-    from cloud.worker.status import STATUS_REFRESH_SECONDS
+    from shared.worker_status import REFRESH_SECONDS
 
     idle_s = max(1e-9, run["t_idle_end"] - run["t_done"])
     receivers = len(run["worker"].threads.get("sqs.ReceiveMessage", ()))
     expected_per_hour = {"sqs.ReceiveMessage": receivers * 3600 / run["wait_time"],
-                         "s3.PutObject:status": 3600 / STATUS_REFRESH_SECONDS}
+                         "s3.PutObject:status": 3600 / REFRESH_SECONDS}
     idle_usd_h = sum(rate * prices[tier(name)] for name, rate in expected_per_hour.items())
     print(f"\nIdle worker: in {idle_s:.0f} s after the last result it sent "
           + (", ".join(f"{c} {name}" for name, c in sorted(idle.items())) or "nothing")
           + f". An idle hour costs {receivers} receiver thread(s) x {3600 / run['wait_time']:.0f} long polls "
           f"({run['wait_time']} s each) = {expected_per_hour['sqs.ReceiveMessage']:.0f} receives, plus "
           f"{expected_per_hour['s3.PutObject:status']:.0f} rewrites of its status object ({STATUS_REFRESH_HINT}, "
-          f"every {STATUS_REFRESH_SECONDS:g} s): {money(idle_usd_h)} per idle worker-hour in requests, beside the "
+          f"every {REFRESH_SECONDS:g} s): {money(idle_usd_h)} per idle worker-hour in requests, beside the "
           f"instance's ${INSTANCES[args.instance][0]}/h until it is scaled in.")
 
     requests_total = ours["s3_put"] + ours["s3_get"] + ours["sqs"]

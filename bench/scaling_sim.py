@@ -297,7 +297,7 @@ def run_ours(arrivals: list[float], tick: float, settings: Settings, warm_pool: 
             world.interrupt(now)
             interrupted = True
         if now >= next_tick - 1e-9:
-            running, booting, draining = fleet.view(now)
+            running, booting, _draining = fleet.view(now)
             idle = [i for i in running if i.holding is None and not i.silent]
             if world.visible(now) + world.in_flight() > 0:
                 last_work = now
@@ -308,7 +308,6 @@ def run_ours(arrivals: list[float], tick: float, settings: Settings, warm_pool: 
                 in_flight=world.in_flight(),
                 running=len(running),
                 booting=booting,
-                draining=draining,
                 idle=len(idle),
                 empty_for=now - last_work,
                 rate=rate if world.latencies else None,  # measured once an instance has finished an image

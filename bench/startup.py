@@ -30,10 +30,10 @@ sys.path.insert(0, str(ROOT))
 def one_start(cfg, image: Path, cache: Path) -> tuple[float, float]:
     """(seconds to the ready line, seconds to the first receive) for one worker process."""
     from cloud.worker.process import spawn_worker
-    from cloud.worker.status import parse_status_line
     from shared.job import JobClient
     from shared.scan import scan
     from shared.sqs import SQSService
+    from shared.worker_status import parse_status_line
 
     cfg = cfg.replace(model_cache=str(cache))
     sqs = SQSService(cfg)
@@ -48,8 +48,8 @@ def one_start(cfg, image: Path, cache: Path) -> tuple[float, float]:
 
         def read_status() -> None:
             for line in worker.stdout:
-                event = parse_status_line(line)
-                if event and event["state"] == "ready" and not ready:
+                status = parse_status_line(line)
+                if status and status.state == "ready" and not ready:
                     ready.append(time.perf_counter() - started)
 
         reader = threading.Thread(target=read_status, daemon=True)

@@ -19,8 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cloud import organize_commands
 from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
-from cloud.scaler.heartbeats import STALE_SECONDS
-from shared import aws, job_cost, reply_queues, results_csv
+from shared import aws, job_cost, reply_queues, results_csv, target
 from shared.config import Config
 from shared.job import JobClient, JobError, count_results, given_up, new_job_id, read_manifest, recollect
 from shared.journal import JobJournal, JournalBusy, journal_path
@@ -31,6 +30,7 @@ from shared.provision import provision as provision_resources
 from shared.s3 import S3Service
 from shared.scan import scan
 from shared.sqs import SQSService
+from shared.worker_status import STALE_SECONDS, WorkerStatus, read_statuses
 
 EXIT_ERROR = 2  # could not run at all: unreachable endpoint, missing resources, bad credentials
 RECENT_JOBS = 5
@@ -55,40 +55,10 @@ def _clean_errors(handler):
         except NoCredentialsError:
             print(f"imgrec {name}: no AWS credentials found (set AWS_PROFILE or run `aws configure`), "
                   "or use --local for an embedded local cloud", file=sys.stderr)
-        except ClientError as exc:
-            print(f"imgrec {name}: {_explain_client_error(exc, cfg)}", file=sys.stderr)
-        except BotoCoreError as exc:
-            print(f"imgrec {name}: {_target(cfg)}: {exc}", file=sys.stderr)
+        except (aws.EndpointUnreachable, ClientError, BotoCoreError) as exc:
+            print(f"imgrec {name}: {target.explain(exc, cfg)}", file=sys.stderr)
         return EXIT_ERROR
     return wrapper
-
-
-def _target(cfg: Config) -> str:
-    if cfg.endpoint_url:
-        return cfg.endpoint_url
-    region = f"AWS {cfg.region}" + ("" if cfg.is_given("region") else f" (region from {cfg.source_of('region')})")
-    return region + (f" (profile {cfg.profile})" if cfg.profile else "")
-
-
-def _explain_client_error(exc: ClientError, cfg: Config) -> str:
-    error = exc.response.get("Error", {})
-    code, message = error.get("Code", ""), error.get("Message", str(exc))
-    if "NonExistentQueue" in code or code in ("NoSuchBucket", "QueueDoesNotExist"):
-        return f"{_target(cfg)} is not provisioned ({message}): run `imgrec provision`"
-    return f"{_target(cfg)}: {code}: {message}"
-
-
-def reach(cfg: Config) -> Config:
-    """The target, checked and complete: fails fast, in one line, when a configured endpoint refuses
-    connections or does not answer (within aws.PROBE_DEADLINE_SECONDS) instead of waiting out boto3's
-    timeouts and retries; on AWS, names the buckets no setting names after the account."""
-    if not cfg.endpoint_url:
-        return aws.with_account_defaults(cfg)
-    try:
-        aws.probe(cfg.endpoint_url)
-    except aws.EndpointUnreachable as exc:
-        raise CommandError(str(exc)) from None
-    return cfg
 
 
 def has_aws_target(cfg: Config) -> bool:
@@ -150,7 +120,7 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
             setup_note = f" (plus {time.monotonic() - started:.1f} s starting the local cloud)"
             started = time.monotonic()
         else:
-            cfg = reach(cfg)
+            cfg = target.reach(cfg)
         # A job on a lasting target is journaled, so that the same command resumes it if it stops; the
         # embedded cloud ends with this process, and its jobs with it.
         journal = None if embedded else _open_journal(cfg, args.paths, stack)
@@ -158,7 +128,7 @@ def classify(cfg: Config, args: argparse.Namespace) -> int:
         show = not getattr(args, "no_progress", False)
         progress = Progress(len(scanned.images), sys.stderr, enabled=show)
         job_id, resume = new_job_id(), None
-        where = "the embedded local cloud" if embedded else _target(cfg)
+        where = "the embedded local cloud" if embedded else target.describe(cfg)
         previous = journal.previous() if journal is not None else None
         if previous is not None and getattr(args, "restart", False):
             client.abandon(previous)
@@ -228,7 +198,7 @@ def _start_embedded(cfg: Config, args: argparse.Namespace, stack: ExitStack) -> 
 
 @_clean_errors
 def results(cfg: Config, args: argparse.Namespace) -> int:
-    cfg = reach(cfg)
+    cfg = target.reach(cfg)
     s3 = S3Service(cfg)
     wait = max(0.0, getattr(args, "wait", 0.0) or 0.0)
 
@@ -255,12 +225,12 @@ def results(cfg: Config, args: argparse.Namespace) -> int:
 
 @_clean_errors
 def provision(cfg: Config, args: argparse.Namespace) -> int:
-    cfg = reach(cfg)
+    cfg = target.reach(cfg)
     resources = provision_resources(cfg)
     if getattr(args, "json", False):
-        print(json.dumps({"target": _target(cfg), **resources.to_dict()}, indent=2))
+        print(json.dumps({"target": target.describe(cfg), **resources.to_dict()}, indent=2))
     else:
-        print(f"provisioned at {_target(cfg)}:")
+        print(f"provisioned at {target.describe(cfg)}:")
         for role, name in resources.buckets.items():
             print(f"  bucket {role}: {name}")
         for role, url in resources.queues.items():
@@ -270,20 +240,9 @@ def provision(cfg: Config, args: argparse.Namespace) -> int:
 
 # --- status ----------------------------------------------------------------------------------------
 
-def _workers(s3: S3Service, bucket: str) -> list[dict]:
-    """Every worker's status object, with its age in seconds, by worker id."""
-    now = time.time()
-    workers = job_cost.read_worker_statuses(s3, bucket)
-    for info in workers:
-        ts = info.get("ts")
-        info["age_s"] = round(now - ts, 1) if isinstance(ts, (int, float)) else None
-    return sorted(workers, key=lambda w: str(w.get("worker_id")))
-
-
-def _live(worker: dict) -> bool:
-    """Not stopped, and its status object refreshed recently (a killed worker never says "stopped")."""
-    age = worker.get("age_s")
-    return worker.get("state") != "stopped" and age is not None and age <= STALE_SECONDS
+def _workers(s3: S3Service, bucket: str) -> list[WorkerStatus]:
+    """Every worker's status, by worker id."""
+    return sorted(read_statuses(s3, bucket).values(), key=lambda w: w.worker_id)
 
 
 def _recent_jobs(s3: S3Service, bucket: str) -> list[dict]:
@@ -302,7 +261,7 @@ def _recent_jobs(s3: S3Service, bucket: str) -> list[dict]:
 
 @_clean_errors
 def status(cfg: Config, args: argparse.Namespace) -> int:
-    cfg = reach(cfg)
+    cfg = target.reach(cfg)
     sqs, s3 = SQSService(cfg), S3Service(cfg)
     resources = lookup(cfg, sqs)
     pruned = reply_queues.prune_for(cfg, sqs) if getattr(args, "prune", False) else None
@@ -310,14 +269,15 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     dead = sqs.depth(resources.queues["dead_letter"])
     workers = _workers(s3, cfg.output_bucket)
     jobs = _recent_jobs(s3, cfg.output_bucket)
+    now = time.time()
     report = {
-        "target": _target(cfg),
+        "target": target.describe(cfg),
         "endpoint": cfg.endpoint_url,
         "region": cfg.region,
         **resources.to_dict(),
         "queue": {"visible": depth.visible, "in_flight": depth.in_flight, "delayed": depth.delayed},
         "dead_letter": {"visible": dead.visible, "in_flight": dead.in_flight},
-        "workers": workers,
+        "workers": [{**w.data, "age_s": round(w.age(now), 1)} for w in workers],
         "recent_jobs": jobs,
         "pruned_reply_queues": pruned,  # None without --prune
     }
@@ -330,13 +290,12 @@ def status(cfg: Config, args: argparse.Namespace) -> int:
     print(f"dead letters: {dead.visible + dead.in_flight}")
     if pruned is not None:
         print(f"reply queues of gone clients removed: {len(pruned)}" + (f" ({', '.join(pruned)})" if pruned else ""))
-    live = [w for w in workers if _live(w)]
+    live = [w for w in workers if w.live(now)]
     gone = len(workers) - len(live)
     print(f"workers: {len(live)} live" + (f" ({gone} stopped or silent for over {STALE_SECONDS:.0f} s: "
                                            "see --json)" if gone else ""))
     for w in live:
-        print(f"  {w.get('worker_id')}: {w.get('state')} ({w['age_s']:.0f} s ago), "
-              f"{w.get('processed', 0)} processed")
+        print(f"  {w.worker_id}: {w.state} ({w.age(now):.0f} s ago), {w.data.get('processed', 0)} processed")
     if jobs:
         print("recent jobs:")
         for j in jobs:

@@ -56,7 +56,7 @@ class EmbeddedCloud:
         self.resources: Resources | None = None
         self.autoscale = autoscale
         self.scaler_log = scaler_log
-        self.scaler = None  # cloud.scaler.daemon.Scaler, with autoscale
+        self.scaler = None  # cloud.scaler.loop.Scaler, with autoscale
         self.fleet = None  # cloud.scaler.fleet_local.LocalFleet: the worker processes, in both modes
         self.bundle = None  # cloud.worker.models.bundle.Bundle: the model published for the workers (onnx)
 
@@ -115,7 +115,7 @@ class EmbeddedCloud:
         env = {**thread_env(count), **(self.worker_env or {})}
         self.fleet = LocalFleet(self.cfg, log_dir=self.log_dir, worker_env=env, max_booting=max(1, count))
         if count:
-            self.fleet.scale_to(count, "fixed")
+            self.fleet.scale_to(count)
             self._wait_ready(count)
 
     def _wait_ready(self, count: int) -> None:

@@ -16,38 +16,21 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from desktop.connection import ConnectionReport, check_connection, explain, probe
+from cloud.scaler.fleets import make_fleet
+from desktop.connection import ConnectionReport, check_connection
 from desktop.priority import BACKGROUND_NICENESS, lower_priority
 from desktop.settings import EMBEDDED, IN_APP, DesktopSettings
 from desktop.timeline import Sample
 from shared import aws
 from shared.config import Config
 from shared.sqs import SQSService
+from shared.target import explain
 
 log = logging.getLogger(__name__)
 
 
-
 class SessionError(RuntimeError):
     """The session could not be opened or observed; the message is one sentence for the banner."""
-
-
-def make_fleet(cfg: Config):
-    """The fleet that cfg.fleet names. A loopback endpoint always gets local worker processes."""
-    if cfg.fleet == "local" or cfg.is_local:
-        from cloud.scaler.fleet_local import LocalFleet
-
-        # Each worker in a session of its own: on Linux each session is a scheduler autogroup, and a worker
-        # in the window's group would take the window's CPU share however nice it is (measured: event-loop
-        # stalls of 300 ms with CPU-bound children in the group, under 10 ms without).
-        return LocalFleet(cfg, new_session=True)
-    if cfg.fleet == "ec2":
-        from cloud.scaler.fleet_ec2 import Ec2Fleet
-
-        return Ec2Fleet(cfg)
-    from cloud.scaler.fleet_asg import AsgFleet
-
-    return AsgFleet(cfg)
 
 
 class CloudSession:
@@ -59,7 +42,7 @@ class CloudSession:
         self.cfg: Config | None = None
         self.report: ConnectionReport | None = None
         self._cloud = None  # cloud.embedded.EmbeddedCloud, when this session started one
-        self._scaler = None  # cloud.scaler.daemon.Scaler, when it runs in this app
+        self._scaler = None  # cloud.scaler.loop.Scaler, when it runs in this app
         self._fleet = None  # the fleet the app scales, or only observes (EC2, Auto Scaling group)
         self._last_tick = None
         self._sqs: SQSService | None = None
@@ -77,10 +60,6 @@ class CloudSession:
         """The in-app cloud.scaler Scaler, or None (external scaler)."""
         return self._scaler
 
-    @property
-    def in_app_scaler(self) -> bool:
-        return self._scaler is not None
-
     # --- open / close (pool threads) --------------------------------------------------------------
     def open(self) -> ConnectionReport:
         cfg = self.settings.to_config(self.base_cfg)
@@ -88,17 +67,17 @@ class CloudSession:
             cfg = self._start_embedded(cfg)
             self._check_open()
         try:
-            cfg = aws.with_account_defaults(cfg)  # on AWS: buckets no setting names are named after the account
             report = check_connection(cfg)
         except Exception as exc:
             raise SessionError(explain(exc, cfg)) from None
+        cfg = report.cfg  # on AWS: the buckets no setting names are named after the account
         with self._lock:
             self.cfg, self.report = cfg, report
             self._sqs = SQSService(cfg)
         if self.settings.scaler == IN_APP:
             self._start_scaler(cfg)
         elif not cfg.is_local and cfg.fleet in ("ec2", "asg"):
-            self._fleet = make_fleet(cfg)  # observed only: never asked to scale
+            self._fleet = make_fleet(cfg, launching=False)  # observed only: never asked to scale
         self._check_open()
         return report
 
@@ -128,9 +107,16 @@ class CloudSession:
         return {"workers": 0} if self.settings.scaler == IN_APP else {"autoscale": True}
 
     def _start_scaler(self, cfg: Config) -> None:
-        from cloud.scaler.daemon import Scaler
+        from cloud.scaler.loop import Scaler
 
-        fleet = make_fleet(cfg)
+        # A loopback endpoint always gets local worker processes, each in a session of its own: on Linux
+        # each session is a scheduler autogroup, and a worker in the window's group would take the window's
+        # CPU share however nice it is (measured: event-loop stalls of 300 ms with CPU-bound children in
+        # the group, under 10 ms without).
+        try:
+            fleet = make_fleet(cfg, "local" if cfg.is_local else None, new_session=True)
+        except Exception as exc:
+            raise SessionError(f"the autoscaler did not start: {exc}") from None
         self._fleet = fleet
         try:
             self._scaler = Scaler(cfg, fleet, on_tick=self._on_tick).start()
@@ -177,7 +163,7 @@ class CloudSession:
             raise SessionError("not connected")
         try:
             if cfg.endpoint_url:
-                probe(cfg.endpoint_url)
+                aws.probe(cfg.endpoint_url)
             depth = sqs.depth(report.request_queue_url)
         except Exception as exc:
             raise SessionError(explain(exc, cfg)) from None
@@ -190,7 +176,7 @@ class CloudSession:
         or an observed EC2 / Auto Scaling fleet; (None, None) when this app cannot see the fleet."""
         tick, cloud, fleet = self._last_tick, self._cloud, self._fleet
         if self._scaler is not None:
-            return (tick.running, tick.pending) if tick is not None else (0, 0)
+            return (tick.running, tick.booting) if tick is not None else (0, 0)
         if cloud is not None:
             return cloud.worker_counts()
         if fleet is not None:

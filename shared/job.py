@@ -57,7 +57,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared import layout, reply_queues, results_csv
+from shared import layout, reply_queues, results_csv, target
 from shared.config import Config
 from shared.endpoint_watch import EndpointWatch
 from shared.job_manifest import IN_PROGRESS, Manifest, ManifestError
@@ -69,7 +69,7 @@ from shared.result_objects import MAX_OBJECT_BYTES, parse
 from shared.resume import ResumePlan, plan_resume
 from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service, Upload
 from shared.scan import Item, Skipped, too_many_bytes
-from shared.sqs import SQSService
+from shared.sqs import SQSService, queue_is_missing
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +150,9 @@ class JobClient:
             try:
                 self._request_url = self.sqs.url(self.cfg.request_queue)
             except ClientError as exc:
-                if "NonExistentQueue" in exc.response.get("Error", {}).get("Code", ""):
-                    where = self.cfg.endpoint_url or f"AWS {self.cfg.region}"
-                    raise JobError(f"the request queue {self.cfg.request_queue!r} does not exist at {where}: "
-                                   "run `imgrec provision` first") from None
+                if queue_is_missing(exc):
+                    what = f"the request queue {self.cfg.request_queue!r}"
+                    raise JobError(target.not_provisioned(self.cfg, what)) from None
                 raise
         return self._request_url
 

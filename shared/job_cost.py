@@ -34,7 +34,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -42,6 +42,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared import layout, prices
 from shared.config import Config
 from shared.s3 import S3Service
+from shared.worker_status import WorkerStatus, read_statuses
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,6 @@ SQS_BATCH = 10  # entries per SQS batch call (SendMessageBatch, DeleteMessageBat
 MANIFEST_WRITES = 2  # the job's manifest: at the start and at the end
 MERGED_CSV_WRITES = 1  # jobs/<job>/results.csv
 REPLY_QUEUE_REQUESTS = 3  # CreateQueue (with its expiry tag), one TagQueue renewal, DeleteQueue
-STATUS_FRESH_SECONDS = 15.0  # a live worker rewrites its status object every 5 s: older than this, it stopped
 METER_SAMPLES = 50_000  # ticks an InstanceMeter keeps (a day of 2 s ticks is 43,200)
 
 SCALER = "the autoscaler"
@@ -180,8 +180,8 @@ class InstanceMeter:
         self._samples.append((ts, max(0, workers)))
 
     def add_tick(self, tick) -> None:
-        """A cloud.scaler Tick: running, booting (pending) and draining instances all bill."""
-        self.add(tick.ts, tick.running + tick.pending + tick.draining)
+        """A cloud.scaler Tick: running, booting and draining instances all bill."""
+        self.add(tick.ts, tick.running + tick.booting + tick.draining)
 
     def seconds(self, start: float, end: float) -> float:
         """Worker-seconds between ``start`` and ``end`` (Unix seconds); none before the first sample."""
@@ -195,28 +195,13 @@ class InstanceMeter:
         return total
 
 
-def read_worker_statuses(s3, bucket: str) -> list[dict]:
-    """Every worker status object (``workers/<id>.json``) in the output bucket; unreadable ones skipped."""
-    found = []
-    for key in s3.list_keys(bucket, layout.WORKER_STATUS_PREFIX):
-        try:
-            info = s3.get_json(bucket, key)
-        except Exception:  # noqa: BLE001 - a half-written or foreign object: skip it
-            continue
-        if isinstance(info, dict):
-            found.append(info)
-    return found
-
-
-def seconds_from_statuses(statuses: Iterable[Mapping], start: float, end: float) -> float:
+def seconds_from_statuses(statuses: Iterable[WorkerStatus], start: float, end: float) -> float:
     """Worker-seconds in [start, end] by the status objects (see the module's docstring)."""
     total = 0.0
     for status in statuses:
-        ts = status.get("ts")
-        if isinstance(ts, bool) or not isinstance(ts, int | float) or ts < start:
+        if status.ts < start:
             continue  # gone before the job started
-        live = status.get("state") != "stopped" and ts >= end - STATUS_FRESH_SECONDS
-        until = end if live else min(end, float(ts))
+        until = end if status.live(end) else min(end, status.ts)
         total += max(0.0, until - start)
     return total
 
@@ -240,7 +225,7 @@ def estimate(cfg: Config, figures: JobFigures, *, started: float, ended: float,
     else:
         source = STATUS_OBJECTS
         try:
-            seconds = seconds_from_statuses(read_worker_statuses(s3, cfg.output_bucket), started, ended)
+            seconds = seconds_from_statuses(read_statuses(s3, cfg.output_bucket).values(), started, ended)
         except (BotoCoreError, ClientError) as exc:
             log.warning("cost: could not read the workers' status objects: %s", exc)
             seconds = None

@@ -58,9 +58,12 @@ def merged_results_key(job_id: str) -> str:
 
 
 REQUEST_ID = re.compile(r"[0-9a-f]{16}")  # what a client makes: a reader rejects any other shape
-# What clients make: shared.job.new_job_id (UTC time and 6 hex digits), or the desktop's 12 hex digits.
-# A worker admits no other shape (cloud.worker.admission): a job id becomes part of S3 keys.
-JOB_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}|[0-9a-f]{12}")
+# What clients make: shared.job.new_job_id, UTC time and 6 hex digits.
+JOB_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}")
+# What readers accept: that, or the 12 hex digits of desktop builds before it took new_job_id, whose jobs
+# live on in its history and in the buckets, and whose requests may still be queued. A worker admits no
+# other shape (cloud.worker.admission): a job id becomes part of S3 keys.
+KNOWN_JOB_ID = re.compile(rf"{JOB_ID.pattern}|[0-9a-f]{{12}}")
 BATCH_ID = re.compile(r"[0-9a-f]{32}")
 RESULT_BATCH = "batch"  # results/<job_id>/<batch_id>.json: a worker's answers of one batch for one job
 RESULT_SINGLE = "single"  # results/<job_id>/<request_id>.json: one result, written before batch objects

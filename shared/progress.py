@@ -30,7 +30,6 @@ class Progress:
         self._bytes = 0
         self._results = 0
         self._failed = 0
-        self._drawn = False
 
     # --- reports -----------------------------------------------------------------------------
     def uploaded(self, _item=None, files_done: int | None = None, bytes_done: int | None = None) -> None:
@@ -88,4 +87,3 @@ class Progress:
         else:
             self.stream.write(self.text() + "\n")
         self.stream.flush()
-        self._drawn = True

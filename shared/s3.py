@@ -61,11 +61,9 @@ class S3Service:
         self,
         uploads: Iterable[Upload],
         on_done: Callable[[Upload, BaseException | None], None],
-        cancelled: Callable[[], bool] = lambda: False,
     ) -> None:
         """Uploads concurrently; calls ``on_done(upload, error)`` once per upload, from worker threads.
 
-        Stops submitting new uploads once ``cancelled()`` is true; uploads already running finish.
         Anything up to a pack or an image (``PACK_MAX_BYTES``, ``max_image_bytes``) goes as one
         PutObject, not a multipart upload of several billed requests.
         """
@@ -74,8 +72,6 @@ class S3Service:
                                 multipart_threshold=max(single_put, TransferConfig().multipart_threshold))
         with create_transfer_manager(self.client, config) as manager:
             for upload in uploads:
-                if cancelled():
-                    break
                 source = upload.path if upload.data is None else io.BytesIO(upload.data)
                 manager.upload(source, upload.bucket, upload.key, subscribers=[_Done(upload, on_done)])
 
@@ -125,12 +121,6 @@ class S3Service:
             for obj in page.get("Contents", []):
                 yield obj["Key"]
 
-    def delete_prefix(self, bucket: str, prefix: str) -> None:
-        keys = list(self.list_keys(bucket, prefix))
-        for i in range(0, len(keys), 1000):
-            chunk = [{"Key": k} for k in keys[i : i + 1000]]
-            self.client.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
-
 
 class _Done(BaseSubscriber):
     """Reports a finished transfer (or its error) to the caller, exactly once."""
@@ -145,3 +135,10 @@ class _Done(BaseSubscriber):
             self._callback(self.upload, exc)
             return
         self._callback(self.upload, None)
+
+
+def bucket_is_missing(exc: BaseException) -> bool:
+    """Whether an S3 call failed because the bucket does not exist (HeadBucket answers a bare 404)."""
+    if not isinstance(exc, ClientError):
+        return False
+    return exc.response.get("Error", {}).get("Code", "") in ("NoSuchBucket", "404", "NotFound")

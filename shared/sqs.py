@@ -81,7 +81,7 @@ class SQSService:
             self.url(name)
             return True
         except ClientError as exc:
-            if "NonExistentQueue" in exc.response.get("Error", {}).get("Code", ""):
+            if queue_is_missing(exc):
                 return False
             raise
 
@@ -186,7 +186,7 @@ class SQSService:
         try:
             self.client.delete_queue(QueueUrl=url)
         except ClientError as exc:
-            if "NonExistentQueue" not in exc.response.get("Error", {}).get("Code", ""):
+            if not queue_is_missing(exc):
                 raise
         with self._lock:
             self._urls = {k: v for k, v in self._urls.items() if v != url}

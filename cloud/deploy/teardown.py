@@ -33,6 +33,7 @@ from cloud.deploy.stack import Events, Stack, describe, wait
 from cloud.scaler.fleet_ec2 import QUEUE_TAG, ROLE, ROLE_TAG
 from shared import aws
 from shared.config import Config
+from shared.s3 import bucket_is_missing
 from shared.sqs import SQSService, queue_is_missing
 
 BUILDER_ROLE = "builder"  # cloud/ami/bake.py tags its builder instance so
@@ -202,7 +203,7 @@ def _empty_bucket(s3, bucket: str) -> int:
                                        f"{errors[0].get('Key')}: {errors[0].get('Code')} {errors[0].get('Message')}")
                 removed += len(chunk)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+        if bucket_is_missing(exc):
             return removed
         raise
     return removed
@@ -340,7 +341,7 @@ def leftovers(cfg: Config, stack: Stack, *, cfn, ec2, s3, sqs: SQSService) -> li
             s3.head_bucket(Bucket=bucket)
             left.append(f"bucket {bucket}")
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            if not bucket_is_missing(exc):
                 raise
     for key in ("RequestQueue", "DeadLetterQueue"):
         name = stack.outputs.get(key)

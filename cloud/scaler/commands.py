@@ -1,7 +1,8 @@
 """`imgrec scaler`: the autoscaler as a headless daemon (or one tick with --once).
 
-The fleet comes from the ``fleet`` setting (``--fleet``): ``local`` runs worker processes on this
-machine, ``ec2`` drives instances booted from the worker image, ``asg`` an Auto Scaling group.
+The fleet comes from the ``fleet`` setting (``--fleet``, see :mod:`cloud.scaler.fleets`): ``local`` runs
+worker processes on this machine, ``ec2`` drives instances booted from the worker image, ``asg`` an Auto
+Scaling group.
 SIGTERM or SIGINT ends the loop after the tick in hand; the local fleet's workers drain and stop
 with it, cloud instances are left to the next scaler. A systemd unit for a controller instance is
 ``cloud/scaler/imgrec-scaler.service``.
@@ -17,30 +18,12 @@ import signal
 import sys
 
 from cloud.scaler import defaults
-from cloud.scaler.daemon import ERROR, Scaler
-from cloud.scaler.fleet import Fleet
+from cloud.scaler.fleets import make_fleet
+from cloud.scaler.loop import ERROR, Scaler
 from shared import aws
-from shared.config import Config, ConfigError
+from shared.config import Config
 
 log = logging.getLogger("imgrec.scaler")
-
-
-def make_fleet(cfg: Config, max_workers: int | None = None) -> Fleet:
-    """The fleet named by ``cfg.fleet``; ``max_workers`` is the policy's cap (a guard at the boundary)."""
-    if cfg.fleet == "local":
-        from cloud.scaler.fleet_local import LocalFleet
-
-        return LocalFleet(cfg)
-    if cfg.fleet == "ec2":
-        from cloud.scaler.fleet_ec2 import Ec2Fleet, check_launch_settings
-
-        check_launch_settings(cfg)  # at start, not at the first launch when work is already waiting
-        return Ec2Fleet(cfg, max_workers=max_workers)
-    if cfg.fleet == "asg":
-        from cloud.scaler.fleet_asg import AsgFleet
-
-        return AsgFleet(cfg, max_workers=max_workers)
-    raise ConfigError(f"fleet = {cfg.fleet!r} (from {cfg.source_of('fleet')}): must be one of local, ec2, asg")
 
 
 def scaler(cfg: Config, args) -> int:
@@ -51,7 +34,7 @@ def scaler(cfg: Config, args) -> int:
         return 2
     cfg = aws.with_account_defaults(cfg)
     settings = defaults.settings_for(cfg)
-    fleet = make_fleet(cfg, settings.max_workers)
+    fleet = make_fleet(cfg)
     loop = Scaler(cfg, fleet, settings=settings, log_json=getattr(args, "log_json", None))
     where = cfg.endpoint_url or f"AWS {cfg.region} (region from {cfg.source_of('region')})"
     log.info("scaler: %s, queue %s, buckets %s and %s", where, cfg.request_queue, cfg.input_bucket, cfg.output_bucket)

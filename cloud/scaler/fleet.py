@@ -8,7 +8,7 @@ workers in four conditions and removes only idle ones:
 * **draining**: told to stop and finishing what it holds; not capacity any more.
 
 Each worker also carries the rate it measured (``images_per_s``: images per second of busy wall time,
-see :mod:`cloud.worker.status`), when it has reported one; ``FleetState.rate`` is the fleet's median,
+see :mod:`shared.worker_status`), when it has reported one; ``FleetState.rate`` is the fleet's median,
 what the policy plans with.
 
 ``scale_to(desired)`` launches ``desired - (running + booting)`` workers when that is positive,
@@ -29,23 +29,23 @@ from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-# Worker states, as the worker reports them (status lines locally, heartbeat objects on EC2).
-LOADING, READY, BUSY, IDLE, DRAINING, STOPPED = "loading", "ready", "busy", "idle", "draining", "stopped"
-IDLE_STATES = (READY, IDLE)
+from shared.worker_status import IDLE_STATES
 
 
 @dataclass(frozen=True)
-class Worker:
+class FleetWorker:
+    """One worker as a fleet sees it."""
+
     id: str
     condition: str  # booting | running | draining
-    state: str  # the worker's own last report (loading, ready, busy, idle, draining), or the instance state
+    state: str  # the worker's own last report (shared.worker_status), or the instance's state
     since: float  # Unix time of that report
     images_per_s: float | None = None  # its measured rate; None until it has reported one
 
 
 @dataclass(frozen=True)
 class FleetState:
-    workers: tuple[Worker, ...] = ()
+    workers: tuple[FleetWorker, ...] = ()
     # Unix time a worker was last seen busy (now, while one is); None when no worker has worked yet.
     last_busy: float | None = None
 
@@ -91,7 +91,7 @@ class Fleet(Protocol):
 
     def observe(self) -> FleetState: ...
 
-    def scale_to(self, desired: int, reason: str) -> ScaleResult: ...
+    def scale_to(self, desired: int) -> ScaleResult: ...
 
     def close(self) -> None:
         """Releases what this object holds. The local fleet stops its processes; cloud fleets leave

@@ -29,10 +29,11 @@ import time
 from collections.abc import Callable
 
 from cloud.scaler import heartbeats
-from cloud.scaler.fleet import IDLE_STATES, CallFailed, Calls, FleetState, ScaleResult, Worker
+from cloud.scaler.fleet import CallFailed, Calls, FleetState, FleetWorker, ScaleResult
 from shared import aws
 from shared.config import Config, ConfigError
 from shared.s3 import S3Service
+from shared.worker_status import IDLE_STATES, read_statuses
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ class AsgFleet:
         now = self._clock()
         members = [i for i in group.get("Instances", []) if not i["LifecycleState"].startswith("Warmed")]
         in_service = [i["InstanceId"] for i in members if i["LifecycleState"] == "InService"]
-        reports = heartbeats.read_reports(self.s3, self.cfg.output_bucket, in_service)
-        workers: list[Worker] = []
+        reports = read_statuses(self.s3, self.cfg.output_bucket, in_service)
+        workers: list[FleetWorker] = []
         for inst in members:
             ident, life = inst["InstanceId"], inst["LifecycleState"]
             self._first_seen.setdefault(ident, now)
@@ -89,12 +90,12 @@ class AsgFleet:
                 started = min(self._first_seen[ident], report.ts if report else now)
                 workers.append(heartbeats.classify(ident, started, report, now))
             elif life.startswith("Pending"):
-                workers.append(Worker(ident, "booting", life, self._first_seen[ident]))
+                workers.append(FleetWorker(ident, "booting", life, self._first_seen[ident]))
             else:  # Terminating*, Detaching, EnteringStandby, Standby...
-                workers.append(Worker(ident, "draining", life, now))
+                workers.append(FleetWorker(ident, "draining", life, now))
         return FleetState(workers=tuple(workers), last_busy=heartbeats.last_busy(reports, workers))
 
-    def scale_to(self, desired: int, reason: str = "") -> ScaleResult:
+    def scale_to(self, desired: int) -> ScaleResult:
         group = self.group()
         state = self._observe(group)
         protected = {i["InstanceId"] for i in group.get("Instances", []) if i.get("ProtectedFromScaleIn")}

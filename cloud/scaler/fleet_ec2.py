@@ -52,7 +52,7 @@ test_fleet_faults.py`` shows each with a fault layer on the EC2 client):
   EC2 gives a ``Server.*`` reason for, do not count.
 * **Errors.** Every EC2 call that acts (start, run, stop, terminate, console output) is logged once
   per operation and error code, until it next succeeds, and the tick goes on; the call is tried
-  again on a later tick. A failed DescribeInstances fails the tick (the daemon logs it once per
+  again on a later tick. A failed DescribeInstances fails the tick (the loop logs it once per
   outage): nothing is launched or stopped on a view the fleet could not get.
 """
 
@@ -71,11 +71,12 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from cloud.scaler import heartbeats
-from cloud.scaler.fleet import BUSY, IDLE, IDLE_STATES, CallFailed, Calls, FleetState, ScaleResult, Worker
+from cloud.scaler.fleet import CallFailed, Calls, FleetState, FleetWorker, ScaleResult
 from shared import aws
 from shared.backoff import Backoff
 from shared.config import Config, ConfigError
 from shared.s3 import S3Service
+from shared.worker_status import BUSY, IDLE, IDLE_STATES, WorkerStatus, read_statuses
 
 log = logging.getLogger(__name__)
 
@@ -223,26 +224,26 @@ class Ec2Fleet:
         now = self._clock()
         by_id = {i["InstanceId"]: i for i in described}
         running = [ident for ident, inst in by_id.items() if _state(inst) == "running"]
-        reports = heartbeats.read_reports(self.s3, self.cfg.output_bucket, running)
+        reports = read_statuses(self.s3, self.cfg.output_bucket, running)
         self._follow_starts(by_id, reports, now)
-        workers: list[Worker] = []
+        workers: list[FleetWorker] = []
         for ident, inst in by_id.items():
             state = _state(inst)
             started = max(inst["LaunchTime"].timestamp(), self._started.get(ident, 0.0))
             stopped_at = self._stopping.get(ident)
             if self._lagging(ident, state, now):
-                workers.append(Worker(ident, "booting", "pending", started))
+                workers.append(FleetWorker(ident, "booting", "pending", started))
             elif stopped_at is not None and state in ("pending", "running"):  # the view has not caught up
-                workers.append(Worker(ident, "draining", "stopping", stopped_at))
+                workers.append(FleetWorker(ident, "draining", "stopping", stopped_at))
             elif state == "pending":
-                workers.append(Worker(ident, "booting", state, started))
+                workers.append(FleetWorker(ident, "booting", state, started))
             elif state == "running":
                 workers.append(heartbeats.classify(ident, started, reports.get(ident), now))
             elif state == "stopping":
-                workers.append(Worker(ident, "draining", state, now))
+                workers.append(FleetWorker(ident, "draining", state, now))
         for ident, start in self._starts.items():  # launched, not described yet
             if ident not in by_id and now - start.at < VISIBILITY_GRACE_SECONDS:
-                workers.append(Worker(ident, "booting", "pending", start.at))
+                workers.append(FleetWorker(ident, "booting", "pending", start.at))
         self._forget(by_id, now)
         return FleetState(workers=tuple(workers), last_busy=heartbeats.last_busy(reports, workers))
 
@@ -257,7 +258,7 @@ class Ec2Fleet:
                     and now - at >= VISIBILITY_GRACE_SECONDS:
                 del self._started[ident]
 
-    def _follow_starts(self, by_id: dict[str, dict], reports: dict[str, heartbeats.Report], now: float) -> None:
+    def _follow_starts(self, by_id: dict[str, dict], reports: dict[str, WorkerStatus], now: float) -> None:
         """Each instance this fleet started either works (a report of busy or idle since the start, or a
         measured rate), or it is a failed start: it went down (stopped, terminated) without working, or
         ran with no report at all for the boot grace."""
@@ -301,7 +302,7 @@ class Ec2Fleet:
                     why = f"ran {now - start.at:.0f} s without a status report; could not terminate it: {exc.message}"
                 self._failed_start(ident, inst, report, now, why)
 
-    def _failed_start(self, ident: str, inst: dict | None, report: heartbeats.Report | None, now: float,
+    def _failed_start(self, ident: str, inst: dict | None, report: WorkerStatus | None, now: float,
                       what: str) -> None:
         """Counts a failed start twice: for the fleet (a bad setting fails every worker; launches wait, and
         after FAILED_STARTS_TO_HOLD in a row the fleet holds) and for the instance (a broken one among good
@@ -335,7 +336,7 @@ class Ec2Fleet:
                     "for %.0f s, and it is not restarted for %.0f s; is instance_profile right? see "
                     "/var/log/imgrec/ on the instance", ident, what, self._failed_starts, mine, pause, own)
 
-    def _why(self, ident: str, inst: dict | None, report: heartbeats.Report | None) -> str:
+    def _why(self, ident: str, inst: dict | None, report: WorkerStatus | None) -> str:
         """What can be read of why a worker did not start: EC2's state reason, its last status, the console."""
         parts = []
         reason = ((inst or {}).get("StateReason") or {}).get("Message")
@@ -377,11 +378,6 @@ class Ec2Fleet:
         return (inst.get("ImageId") == self.cfg.ami_id and _tag(inst, SETTINGS_TAG) == self.settings_hash()
                 and inst.get("InstanceType") in types and inst.get("InstanceLifecycle") != "spot")
 
-    def warm_pool(self) -> list[str]:
-        """Stopped instances that scale-out would restart."""
-        now = self._clock()
-        return [i["InstanceId"] for i in self.instances() if self._in_pool(i, now) and self._reusable(i)]
-
     def _retire_others(self, live: list[dict], now: float) -> str:
         """Terminates stopped instances of another image or settings; a note when it did or could not."""
         if not self.cfg.ami_id:
@@ -402,7 +398,7 @@ class Ec2Fleet:
         return f"terminated {len(others)} stopped instance(s) of another image or settings"
 
     # --- action ------------------------------------------------------------------------------
-    def scale_to(self, desired: int, reason: str = "") -> ScaleResult:
+    def scale_to(self, desired: int) -> ScaleResult:
         described = self._describe()
         state = self._observe(described)
         now = self._clock()

@@ -4,7 +4,7 @@ Each worker is a ``python -m cloud.worker`` process started by
 :func:`cloud.worker.process.spawn_worker`, in a process group of its own (a signal to this process's
 group does not reach it; this fleet stops it, once); it stops by itself should this process die. It
 prints JSON status lines on stdout (``{"event": "state", "state": "loading" | "ready" | "busy" |
-"idle" | "draining" | "stopped", "images_per_s": ..., ...}``, see :mod:`cloud.worker.status`); a
+"idle" | "draining" | "stopped", "images_per_s": ..., ...}``, see :mod:`shared.worker_status`); a
 reader thread per worker turns those lines into the fleet's view:
 
 * booting: spawned, no ``ready`` yet (process start, model load);
@@ -33,10 +33,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cloud.scaler.defaults import LOCAL_MAX_BOOTING, settings_for, worker_config
-from cloud.scaler.fleet import BUSY, DRAINING, IDLE_STATES, LOADING, FleetState, ScaleResult, Worker
-from cloud.worker.status import parse_status_line, reported_rate
+from cloud.scaler.fleet import FleetState, FleetWorker, ScaleResult
 from shared.backoff import Backoff
 from shared.config import Config
+from shared.worker_status import BUSY, DRAINING, IDLE_STATES, LOADING, parse_status_line
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ class LocalFleet:
             now = self._clock()
             if any(p.state == BUSY and not p.terminated for p in self._procs.values()):
                 self._last_busy = now
-            workers = tuple(Worker(p.id, p.condition, p.state, p.since, p.images_per_s)
+            workers = tuple(FleetWorker(p.id, p.condition, p.state, p.since, p.images_per_s)
                             for p in self._procs.values())
             return FleetState(workers=workers, last_busy=self._last_busy)
 
@@ -128,7 +128,7 @@ class LocalFleet:
             return {p.id: p.handle.pid for p in self._procs.values()}
 
     # --- action ------------------------------------------------------------------------------
-    def scale_to(self, desired: int, reason: str = "") -> ScaleResult:
+    def scale_to(self, desired: int) -> ScaleResult:
         with self._lock:
             self._reap()
             active = [p for p in self._procs.values() if p.condition in ("booting", "running")]
@@ -205,19 +205,18 @@ class LocalFleet:
             self.changed.set()  # the process is exiting
 
     def _on_line(self, proc: _Process, line: str) -> None:
-        event = parse_status_line(line)
-        if event is None:
+        status = parse_status_line(line)
+        if status is None:
             return  # not a status line (a stray print); the worker logs to stderr
-        rate = reported_rate(event)
         with self._lock:
             now = self._clock()
-            if rate is not None:
-                proc.images_per_s = rate
-            if event["state"] == proc.state:
+            if status.images_per_s is not None:
+                proc.images_per_s = status.images_per_s
+            if status.state == proc.state:
                 return  # the same state again, with a new rate
-            if proc.state == BUSY or event["state"] == BUSY:
+            if proc.state == BUSY or status.state == BUSY:
                 self._last_busy = now
-            proc.state, proc.since = event["state"], now
+            proc.state, proc.since = status.state, now
             if proc.ready_at is None and proc.state != LOADING:
                 proc.ready_at = now
                 self.first_ready_at = self.first_ready_at or now

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cloud.scaler import defaults
-from cloud.scaler.daemon import Scaler, Tick
 from cloud.scaler.fleet_local import LocalFleet, thread_env
+from cloud.scaler.loop import Scaler, Tick
 from shared.config import Config
 
 

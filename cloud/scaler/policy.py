@@ -1,6 +1,6 @@
 """The scaling decision: a pure function from what was observed to a desired worker count and a reason.
 
-No clock, no I/O, no fleet: the daemon observes, :func:`decide` decides, a fleet acts. The same
+No clock, no I/O, no fleet: the loop observes, :func:`decide` decides, a fleet acts. The same
 function drives the local fleet, EC2, an Auto Scaling group and the simulation in
 ``bench/scaling_sim.py``.
 
@@ -78,7 +78,6 @@ class Observation:
     delayed: int = 0  # sent with a delay, not yet visible
     running: int = 0  # workers up and polling (busy or idle)
     booting: int = 0  # launched, not ready yet
-    draining: int = 0  # told to stop, finishing what they hold; not counted as capacity
     idle: int = 0  # running workers known to hold no work (<= running)
     empty_for: float = 0.0  # seconds the queue has had no work at all (0 while it has some)
     # Images per second of one worker, as the workers measured it (the fleet's median); None until one

@@ -4,7 +4,7 @@ A request is only text that someone could put on the queue; the worker's credent
 than one job should. So before any download, reply or S3 write, a request must name only this
 project's things, in the shapes a client makes:
 
-- its job and request ids match ``shared.layout.JOB_ID`` and ``REQUEST_ID`` (they become S3 keys);
+- its job and request ids match ``shared.layout.KNOWN_JOB_ID`` and ``REQUEST_ID`` (they become S3 keys);
 - its bucket is the configured input bucket, and its key is under the job's prefix: one of the job's
   input packs (``shared.layout.pack_key``), with the byte range of its image, or the request's own
   input key (``shared.layout.input_key``, requests of earlier builds), nothing else. The range's
@@ -50,7 +50,7 @@ class Admission:
 
     def refusal(self, request: Request) -> str | None:
         """Why the request is refused, naming the field; None when the worker may act on it."""
-        if not layout.JOB_ID.fullmatch(request.job_id):
+        if not layout.KNOWN_JOB_ID.fullmatch(request.job_id):
             return f"job id {_show(request.job_id)} is not a job id"
         if not layout.REQUEST_ID.fullmatch(request.request_id):
             return f"request id {_show(request.request_id)} is not a request id"

@@ -47,17 +47,18 @@ def predict(cfg: Config, args: argparse.Namespace) -> int:
 def worker(cfg: Config, args: argparse.Namespace) -> int:
     """Runs a worker until it is stopped (SIGTERM/SIGINT, or the death of the process that spawned it:
     drain, exit 0) or idle for too long."""
-    from cloud.worker import status as states
     from cloud.worker.process import stop_with_parent
     from cloud.worker.shutdown import Shutdown
+    from cloud.worker.status import StatusReporter, default_worker_id
     from shared import aws
+    from shared import worker_status as states
     from shared.s3 import S3Service
 
     cfg = aws.with_account_defaults(cfg)  # run by hand on AWS: the buckets named after the account
-    worker_id = getattr(args, "worker_id", None) or states.default_worker_id()
+    worker_id = getattr(args, "worker_id", None) or default_worker_id()
     s3 = S3Service(cfg)
-    status = states.StatusReporter(worker_id, stdout=sys.stdout if getattr(args, "status_stdout", False) else None,
-                                   s3=s3, bucket=cfg.output_bucket, model=cfg.model)
+    status = StatusReporter(worker_id, stdout=sys.stdout if getattr(args, "status_stdout", False) else None,
+                            s3=s3, bucket=cfg.output_bucket, model=cfg.model)
     shutdown = Shutdown().install()
     stop_with_parent(shutdown.request, shutdown.requested)  # started by spawn_worker: drain if the parent dies
     status.set(states.LOADING)
@@ -109,11 +110,12 @@ def _run_worker(cfg: Config, worker_id: str, s3, status, shutdown) -> int:
 
 
 def _explain(exc: Exception, cfg: Config) -> str:
-    text = str(exc)
-    if "NonExistentQueue" in text or "QueueDoesNotExist" in text:
-        where = cfg.endpoint_url or f"AWS {cfg.region}"
-        return f"the request queue {cfg.request_queue!r} does not exist at {where}: run `imgrec provision`"
-    return text
+    from shared import target
+    from shared.sqs import queue_is_missing
+
+    if queue_is_missing(exc):
+        return target.not_provisioned(cfg, f"the request queue {cfg.request_queue!r}")
+    return str(exc)
 
 
 def model(cfg: Config, args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from cloud.worker.decode import BadImage, decode_image
 from cloud.worker.packs import PackReader
 from shared.config import Config
 from shared.messages import Request
-from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service
+from shared.s3 import ObjectMissing, ObjectTooLarge, S3Service, bucket_is_missing
 from shared.scan import too_many_bytes
 
 MISSING = "image missing from input bucket"
@@ -65,7 +65,7 @@ def fetch(s3: S3Service, cfg: Config, request: Request,
     except ObjectTooLarge as exc:
         raise InputError(too_many_bytes(exc.size, exc.limit)) from None
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "NoSuchBucket":
+        if bucket_is_missing(exc):
             raise InputError(f"{MISSING} (no bucket {request.bucket})") from None
         raise
     if byte_range is not None and len(data) != request.length:

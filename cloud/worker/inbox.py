@@ -44,10 +44,6 @@ class Inbox:
         with self._cond:
             return len(self._items)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def reserve(self, most: int, timeout: float) -> int:
         """Waits up to ``timeout`` for room; reserves and returns up to ``most`` places (0: none)."""
         deadline = time.monotonic() + timeout

@@ -24,7 +24,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from cloud.worker import status as states
 from cloud.worker.fetch import Fetched, InputError, fetch
 from cloud.worker.inbox import Inbox, Work
 from cloud.worker.models.engine import ImageClassifier
@@ -33,6 +32,7 @@ from cloud.worker.publish import Publisher
 from cloud.worker.receiver import RETRY_DELAY_SECONDS, Receivers
 from cloud.worker.status import StatusReporter, default_worker_id
 from cloud.worker.visibility import Heartbeat, heartbeat_interval
+from shared import worker_status as states
 from shared.config import MAX_BATCH, Config
 from shared.layout import PACK_MAX_BYTES
 from shared.messages import Result

@@ -29,7 +29,7 @@ from shared.layout import new_batch_id, result_batch_key
 from shared.messages import Result
 from shared.result_objects import batch_body
 from shared.s3 import S3Service
-from shared.sqs import SQSService
+from shared.sqs import SQSService, queue_is_missing
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,9 @@ PUT_CONCURRENCY = 8
 
 
 def _queue_is_gone(exc: Exception) -> bool:
-    if not isinstance(exc, ClientError):
-        return False
-    code = exc.response.get("Error", {}).get("Code", "")
-    return "NonExistentQueue" in code or code in ("QueueDoesNotExist", "InvalidAddress")
+    """The reply queue does not exist (any more), or its URL names no queue at all."""
+    invalid = isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "InvalidAddress"
+    return invalid or queue_is_missing(exc)
 
 
 class Publisher:

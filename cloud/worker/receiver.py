@@ -56,7 +56,6 @@ class Receivers:
         self._stopping = stopping
         self._admission = admission or Admission(sqs.cfg, queue_url)
         self.last_message_at = time.monotonic()  # for the idle timeout
-        self.dead_lettered = 0
         # Received after the stop: held (the heartbeat keeps them hidden) until every receiver has ended,
         # then given back at once. Given back earlier, another of this worker's open polls would receive
         # them again, and each receive counts towards the dead-letter queue's max_receives.
@@ -148,7 +147,6 @@ class Receivers:
             self._sqs.send_batch(self._dead_letter_url(), [message.body])
             self._sqs.delete_batch(self._url, [message.receipt])
             self._heartbeat.untrack([message.receipt])
-            self.dead_lettered += 1
         except Exception as exc:  # noqa: BLE001 - after max_receives, SQS's redrive moves it there anyway
             log.warning("could not move %s to the dead-letter queue: %s", message.id, exc)
             self._heartbeat.release([message.receipt], delay=RETRY_DELAY_SECONDS)

@@ -1,25 +1,13 @@
 """What a worker tells its supervisors about itself: its state, and how fast it works.
 
-Two channels, the same states:
-
-* with ``--status-stdout``, JSON lines on stdout, flushed at once, for a local supervisor that started
-  the process (the embedded cloud, the autoscaler's local fleet)::
-
-      {"event": "state", "state": "busy", "worker_id": "local-1", "ts": 1767000000.123, "images_per_s": 41.7}
-
-  One line per state change; and, while the measured rate changes, the current state again with the
-  new rate, at most every ``RATE_LINE_SECONDS``. A supervisor therefore takes a line's state as a
-  change only when it differs from the last one. ``images_per_s`` is absent until the worker has
-  measured it; readers ignore fields they do not know. Logs go to stderr, so stdout carries nothing
-  else. The flag is explicit rather than guessed from stdout being a pipe: a worker run by systemd or
-  under ``| tee`` should not print JSON by surprise.
-* a small object ``workers/<worker_id>.json`` in the output bucket (state, ts, since, processed,
-  images_per_s, host, pid, model), written on each state change and refreshed every few seconds,
-  for a remote scaler.
-
-States, in order: ``loading`` (importing, loading the model), ``ready`` (model loaded, about to poll),
-``busy`` (a batch in hand), ``idle`` (nothing in hand), ``draining`` (stopping: finishing the batch in
-hand), ``stopped`` (about to exit).
+:class:`StatusReporter` writes both channels of :mod:`shared.worker_status` (which also reads them): a
+JSON line on stdout per state change (with ``--status-stdout``, for a local supervisor; logs go to
+stderr, so stdout carries nothing else), and while the measured rate changes, the current state again
+with the new rate, at most every ``RATE_LINE_SECONDS`` (a supervisor therefore takes a line's state as a
+change only when it differs from the last one); and the status object ``workers/<worker_id>.json`` in
+the output bucket, written on each state change and refreshed every ``REFRESH_SECONDS``, for a remote
+scaler. The flag is explicit rather than guessed from stdout being a pipe: a worker run by systemd or
+under ``| tee`` should not print JSON by surprise.
 
 The rate (``images_per_s``) is images answered per second of *busy wall time*: the seconds the worker
 spent in state ``busy``, holding work (downloading, classifying and publishing, those stages
@@ -34,7 +22,6 @@ latency rather than its capacity (lower); under a backlog the figure is its thro
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import math
 import os
@@ -45,49 +32,16 @@ from collections.abc import Callable
 from typing import TextIO
 
 from shared.layout import worker_status_key
+from shared.worker_status import BUSY, REFRESH_SECONDS, status_line, status_object
 
-LOADING, READY, BUSY, IDLE, DRAINING, STOPPED = "loading", "ready", "busy", "idle", "draining", "stopped"
-STATES = (LOADING, READY, BUSY, IDLE, DRAINING, STOPPED)
-STATUS_REFRESH_SECONDS = 5.0  # the S3 status object is rewritten at least this often while running
 RATE_WINDOW_IMAGES = 256  # the rate covers the newest batches holding at least this many images
 RATE_LINE_SECONDS = 1.0  # a changed rate is repeated on stdout at most this often
-RATE_FIELD = "images_per_s"
 
 log = logging.getLogger(__name__)
 
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def status_line(state: str, worker_id: str, ts: float | None = None, images_per_s: float | None = None) -> str:
-    if state not in STATES:
-        raise ValueError(f"unknown worker state {state!r}")
-    event: dict = {"event": "state", "state": state, "worker_id": worker_id,
-                   "ts": round(time.time() if ts is None else ts, 3)}
-    if images_per_s is not None:
-        event[RATE_FIELD] = round(images_per_s, 2)
-    return json.dumps(event)
-
-
-def parse_status_line(line: str) -> dict | None:
-    """The event of a status line, or None for anything else (a stray print)."""
-    try:
-        event = json.loads(line)
-    except ValueError:
-        return None
-    if isinstance(event, dict) and event.get("event") == "state" and event.get("state") in STATES:
-        return event
-    return None
-
-
-def reported_rate(report: dict) -> float | None:
-    """The measured images/s in a status line's event or a status object; None when it has none (an
-    older worker, or no batch done yet) or when the value is not a positive number."""
-    value = report.get(RATE_FIELD)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if 0 < value < math.inf else None
 
 
 class StatusReporter:
@@ -99,7 +53,7 @@ class StatusReporter:
     """
 
     def __init__(self, worker_id: str, *, stdout: TextIO | None = None, s3=None, bucket: str | None = None,
-                 model: str | None = None, refresh: float = STATUS_REFRESH_SECONDS,
+                 model: str | None = None, refresh: float = REFRESH_SECONDS,
                  clock: Callable[[], float] = time.monotonic):
         self.worker_id = worker_id
         self.model = model
@@ -184,10 +138,8 @@ class StatusReporter:
 
     def snapshot(self) -> dict:
         with self._lock:
-            return {"worker_id": self.worker_id, "state": self._state, "ts": round(time.time(), 3),
-                    "since": round(self._since, 3), "processed": self._processed,
-                    RATE_FIELD: None if self._rate is None else round(self._rate, 2), "model": self.model,
-                    "host": socket.gethostname(), "pid": os.getpid()}
+            return status_object(self.worker_id, self._state, self._since, self._rate, processed=self._processed,
+                                 model=self.model, host=socket.gethostname(), pid=os.getpid())
 
     def close(self) -> None:
         """Stops the refresh thread and writes the last state (``stopped``, normally) synchronously."""

@@ -210,7 +210,7 @@ class ConnectionController(QObject):
     @Slot(object)
     def _on_decision(self, tick: Any) -> None:
         """One scaler tick: logged when it acts, or when the fleet or the wanted count changes."""
-        key = (tick.action, tick.running, tick.pending, tick.draining, tick.desired)
+        key = (tick.action, tick.running, tick.booting, tick.draining, tick.desired)
         self.view.status.set_scaler(f"Autoscaler: in this app, {tick.desired} wanted")
         if key == self._last_key and tick.action == "hold":
             return

@@ -71,7 +71,7 @@ class CostController(QObject):
             self.view.status.set_value("cost", "—")
             return None
         session = self.connection.session
-        meter = self.meter if session is not None and session.in_app_scaler else None
+        meter = self.meter if session is not None and session.scaler is not None else None
         figures = job_cost.JobFigures(outcome.job_id, images=images, results=outcome.results)
         task = Task(price_job, cfg, figures, started, time.time(), meter, self.history, name="job cost")
         task.signals.result.connect(self._on_priced)

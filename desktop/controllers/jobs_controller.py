@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from desktop.rows import DONE, FAILED, SKIPPED, TableRow, row_from_skipped
 from desktop.tasks import Task, TaskError, TaskRunner
 from desktop.views.main_view import MainView
 from shared.config import Config
+from shared.job import new_job_id
 from shared.scan import Item, ScanResult, scan, stamp
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class JobsController(QObject):
     def _on_scanned(self, paths: list[str], found: ScanResult, stamps: dict[str, Stamp]) -> None:
         self._scanning -= 1
         self.stamps.update(stamps)
-        plan = JobPlan(job_id=uuid.uuid4().hex[:12], title=title_for(paths), items=tuple(found.images),
+        plan = JobPlan(job_id=new_job_id(), title=title_for(paths), items=tuple(found.images),
                        skipped=tuple(found.skipped))
         self.skipped.append(found.skipped)
         if found.skipped:
@@ -230,7 +230,7 @@ class JobsController(QObject):
         self.stamps.update(found.stamps)
         self.results.remove([row for row, _item in found.items])
         self.failed -= len(found.items)  # they are remaining again
-        plan = JobPlan(job_id=uuid.uuid4().hex[:12], title=f"retry of {len(found.items)} failed image(s)",
+        plan = JobPlan(job_id=new_job_id(), title=f"retry of {len(found.items)} failed image(s)",
                        items=tuple(item for _row, item in found.items))
         self.view.statusBar().showMessage(f"Retrying {len(plan.items)} failed image(s){why}.", 10000)
         self._show_counters()

@@ -110,8 +110,8 @@ def test_the_cost_of_a_job_shows_in_the_history_and_the_scaler_ticks_are_metered
     assert model.index(0, cost_column).data() == "local: free"
 
     # The in-app scaler's ticks reach the meter: 2 workers for 10 s, then 1 for 5 s.
-    for ts, running, pending in ((1000.0, 1, 1), (1010.0, 1, 0), (1015.0, 0, 0)):
-        controller.connection.bridge.decision.emit(SimpleNamespace(ts=ts, running=running, pending=pending,
+    for ts, running, booting in ((1000.0, 1, 1), (1010.0, 1, 0), (1015.0, 0, 0)):
+        controller.connection.bridge.decision.emit(SimpleNamespace(ts=ts, running=running, booting=booting,
                                                                    draining=0, action="hold", desired=running,
                                                                    line=lambda: "tick"))
     qtbot.waitUntil(lambda: controller.costs.meter.seconds(1000, 1015) == 25.0, timeout=5_000)

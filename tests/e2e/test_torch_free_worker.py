@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from cloud.worker.models import store
-from cloud.worker.status import parse_status_line
 from shared.children import child_env
 from shared.config import Config
 from shared.job import JobClient
 from shared.provision import provision
 from shared.scan import scan
+from shared.worker_status import parse_status_line
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +44,7 @@ def test_a_worker_without_torch_classifies_like_the_reference(moto_server, workl
             worker.wait(timeout=30)
         finally:
             worker.kill()
-    states = [e["state"] for e in map(parse_status_line, worker.stdout.read().splitlines()) if e]
+    states = [e.state for e in map(parse_status_line, worker.stdout.read().splitlines()) if e]
     worker.stdout.close()
     text = log.read_text()
     assert worker.returncode == 0, text[-3000:]

@@ -68,17 +68,6 @@ def test_an_upload_of_a_vanished_file_is_an_error_not_a_crash(cfg, tmp_path):
     assert len(done) == 1 and done[0] is not None
 
 
-def test_cancel_stops_new_uploads(cfg, tmp_path):
-    s3 = S3Service(cfg)
-    paths = []
-    for i in range(5):
-        (tmp_path / f"{i}").write_bytes(b"x")
-        paths.append(Upload(str(tmp_path / f"{i}"), cfg.input_bucket, f"c/{i}"))
-    done = []
-    s3.upload_many(paths, lambda u, e: done.append(u), cancelled=lambda: True)
-    assert done == []
-
-
 # --- a 403 for a missing object ------------------------------------------------------------------
 
 def test_a_denied_read_is_missing_only_where_missing_is_an_expected_answer(cfg):

@@ -17,9 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from cloud.worker.status import BUSY, DRAINING, IDLE, LOADING, READY, STOPPED, StatusReporter  # noqa: E402
+from cloud.worker.status import StatusReporter  # noqa: E402
 from shared.config import load_config  # noqa: E402
 from shared.sqs import SQSService  # noqa: E402
+from shared.worker_status import BUSY, DRAINING, IDLE, LOADING, READY, STOPPED  # noqa: E402
 
 stopping = False
 

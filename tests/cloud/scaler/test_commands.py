@@ -26,12 +26,12 @@ def test_once_decides_acts_and_appends_one_json_object_per_tick(aws_cfg, monkeyp
     assert main(["scaler", "--fleet", "ec2", "--once", "--log-json", str(log_path)]) == 0
 
     first, second = (json.loads(line) for line in log_path.read_text().splitlines())
-    assert (first["visible"], first["in_flight"], first["running"], first["pending"]) == (120, 0, 0, 0)
+    assert (first["visible"], first["in_flight"], first["running"], first["booting"]) == (120, 0, 0, 0)
     # Two instances drain 120 messages at 1 image/s within the cloud fleets' 60-s target.
     assert (first["desired"], first["action"], len(first["launched"])) == (2, "scale-out", 2)
     assert "default" in first["reason"] and first["rate"] is None
     # The second tick sees the two instances booting and launches nothing more for the same backlog.
-    assert (second["pending"], second["desired"], second["action"], second["launched"]) == (2, 2, "hold", [])
+    assert (second["booting"], second["desired"], second["action"], second["launched"]) == (2, 2, "hold", [])
     assert second["ts"] >= first["ts"] > 1_600_000_000
 
 

@@ -36,7 +36,6 @@ def observations(draw) -> Observation:
         delayed=draw(st.integers(0, 50)),
         running=running,
         booting=draw(st.integers(0, 40)),
-        draining=draw(st.integers(0, 5)),
         idle=draw(st.integers(0, running)),
         empty_for=draw(st.floats(0, 600)),
         rate=draw(st.none() | st.floats(0.05, 500)),

@@ -10,22 +10,22 @@ import io
 import json
 import threading
 import time
-import uuid
 from collections import defaultdict
 
 import pytest
 from moto import mock_aws
 
 from cloud.worker.loop import Worker
-from cloud.worker.status import StatusReporter, parse_status_line
+from cloud.worker.status import StatusReporter
 from shared.config import load_config
-from shared.job import recollect
+from shared.job import new_job_id, recollect
 from shared.layout import input_key, new_request_id, reply_queue_name, result_prefix, worker_status_key
 from shared.messages import Request, Result
 from shared.provision import provision
 from shared.result_objects import FORMAT
 from shared.s3 import S3Service
 from shared.sqs import SQSService
+from shared.worker_status import parse_status_line
 
 DEADLINE_SECONDS = 60
 
@@ -45,7 +45,7 @@ class Client:
         self.cfg = cfg
         self.s3 = S3Service(cfg)
         self.sqs = SQSService(cfg)
-        self.job_id = uuid.uuid4().hex[:12]
+        self.job_id = new_job_id()
         self.reply_url = self.sqs.create_queue(reply_queue_name(cfg.reply_queue_prefix, self.job_id))
         self.names: dict[str, str] = {}  # request id -> file name
 
@@ -219,9 +219,9 @@ def test_stop_drains_and_gives_back_what_was_not_started(cloud, start_worker, wo
     assert depth.in_flight == 0 and depth.visible == len(files) - worker.processed
 
     lines = [parse_status_line(line) for line in worker.stdout.getvalue().splitlines()]
-    states = [event["state"] for event in lines]
+    states = [status.state for status in lines]
     assert states[0] == "ready" and "busy" in states and states[-2:] == ["draining", "stopped"]
-    assert all(event["worker_id"] == "w1" and event["ts"] > 0 for event in lines)
+    assert all(status.worker_id == "w1" and status.ts > 0 for status in lines)
     worker.status.close()
     heartbeat = client.s3.get_json(cloud.output_bucket, worker_status_key("w1"))
     assert heartbeat["state"] == "stopped" and heartbeat["processed"] == worker.processed

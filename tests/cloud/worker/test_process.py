@@ -13,7 +13,6 @@ import uuid
 import pytest
 
 from cloud.worker.process import spawn_worker
-from cloud.worker.status import parse_status_line
 from shared.config import load_config
 from shared.job import new_job_id
 from shared.layout import input_key, new_request_id, reply_queue_name, worker_status_key
@@ -21,6 +20,7 @@ from shared.messages import Request, Result
 from shared.provision import provision
 from shared.s3 import S3Service
 from shared.sqs import SQSService
+from shared.worker_status import parse_status_line
 
 READY_TIMEOUT_SECONDS = 120  # load the model on a busy 2-core machine (the first one may export it)
 WAIT_TIME = 3  # long-poll seconds: a stopping worker waits its open polls out
@@ -52,7 +52,7 @@ class StatusReader:
     def wait_for(self, state: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while state not in self.seen:
-            self.seen.append(self.events.get(timeout=max(0.01, deadline - time.monotonic()))["state"])
+            self.seen.append(self.events.get(timeout=max(0.01, deadline - time.monotonic())).state)
 
 
 def test_spawned_worker_answers_and_drains_on_sigterm(cloud, good_jpeg, tmp_path):

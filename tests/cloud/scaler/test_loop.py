@@ -9,9 +9,9 @@ import uuid
 
 from botocore.exceptions import ClientError
 
-from cloud.scaler.daemon import Scaler
 from cloud.scaler.defaults import REPLY_PRUNE_SECONDS
 from cloud.scaler.fleet_local import LocalFleet
+from cloud.scaler.loop import Scaler
 from cloud.scaler.policy import Settings
 from shared import reply_queues
 from shared.sqs import SQSService
@@ -38,12 +38,12 @@ def test_a_backlog_scales_out_from_zero_and_back_to_zero(local_cfg, fake_spawn, 
         assert fleet.observe().workers == ()
     assert not scaler.running
 
-    assert max(t.running + t.pending for t in ticks) == 3  # out to the cap, never beyond it
+    assert max(t.running + t.booting for t in ticks) == 3  # out to the cap, never beyond it
     assert any(t.action == "scale-out" for t in ticks) and any(t.action == "scale-in" for t in ticks)
     rows = [json.loads(line) for line in log_path.read_text().splitlines()]
     assert len(rows) == len(ticks)
-    assert {"ts", "visible", "in_flight", "running", "pending", "desired", "action"} <= set(rows[0])
-    assert rows[-1]["running"] + rows[-1]["pending"] == 0
+    assert {"ts", "visible", "in_flight", "running", "booting", "desired", "action"} <= set(rows[0])
+    assert rows[-1]["running"] + rows[-1]["booting"] == 0
     assert all(b["ts"] >= a["ts"] for a, b in zip(rows, rows[1:], strict=False))
     assert [code for _, code, _ in fleet.exited] == [0, 0, 0]
     # The workers' measured rate (up to 10 images/s) replaced the assumed one, and outlives them.
@@ -127,7 +127,7 @@ def test_a_scale_out_the_fleet_cannot_carry_out_is_logged_once_not_every_tick(ca
         def observe(self):
             return FleetState()
 
-        def scale_to(self, desired, reason=""):
+        def scale_to(self, desired):
             return ScaleResult(note="held: 3 workers in a row failed to start")
 
     class Backlog:

@@ -52,7 +52,7 @@ class Tick:
     in_flight: int
     delayed: int
     running: int
-    pending: int  # booting workers
+    booting: int
     draining: int
     idle: int
     desired: int
@@ -70,10 +70,10 @@ class Tick:
 
     def line(self) -> str:
         """The readable log line."""
-        active = self.running + self.pending
+        active = self.running + self.booting
         head = f"{self.action} {active}->{self.desired}" if self.action != ERROR else ERROR
         text = (f"{head}: {self.reason} | queue {self.visible} visible, {self.in_flight} in flight"
-                f" | workers {self.running} running ({self.idle} idle), {self.pending} booting, "
+                f" | workers {self.running} running ({self.idle} idle), {self.booting} booting, "
                 f"{self.draining} draining")
         if self.launched:
             text += f" | launched {', '.join(self.launched)}"
@@ -84,7 +84,7 @@ class Tick:
         return text
 
     def _shape(self) -> tuple:
-        return (self.visible, self.in_flight, self.delayed, self.running, self.pending, self.draining,
+        return (self.visible, self.in_flight, self.delayed, self.running, self.booting, self.draining,
                 self.idle, self.desired, self.action)
 
 
@@ -137,7 +137,7 @@ class Scaler:
             record = self._tick(now)
         except Exception as exc:  # noqa: BLE001 - a failed tick is reported; the loop goes on
             log.debug("tick failed", exc_info=True)
-            record = Tick(ts=now, visible=0, in_flight=0, delayed=0, running=0, pending=0, draining=0, idle=0,
+            record = Tick(ts=now, visible=0, in_flight=0, delayed=0, running=0, booting=0, draining=0, idle=0,
                           desired=0, action=ERROR, reason=f"{type(exc).__name__}: {exc}")
             self._next_wait = self.tick_seconds
         else:  # not after a failed tick: the endpoint may be down, and each call would wait out its timeouts
@@ -167,18 +167,18 @@ class Scaler:
         self._rate = state.rate or self._rate
         obs = Observation(
             visible=depth.visible, in_flight=depth.in_flight, delayed=depth.delayed,
-            running=state.running, booting=state.booting, draining=state.draining,
-            idle=len(state.idle_ids), empty_for=0.0 if work else max(0.0, now - last), rate=self._rate,
+            running=state.running, booting=state.booting, idle=len(state.idle_ids),
+            empty_for=0.0 if work else max(0.0, now - last), rate=self._rate,
         )
         decision = decide(obs, self.settings)
-        result = self.fleet.scale_to(decision.desired, decision.reason) if decision.action != HOLD else None
+        result = self.fleet.scale_to(decision.desired) if decision.action != HOLD else None
         # A lingering worker: look again when its delay runs out, not a whole tick later.
         self._next_wait = self.tick_seconds
         if not work and obs.active and obs.empty_for < self.settings.scale_in_delay:
             self._next_wait = min(self.tick_seconds, self.settings.scale_in_delay - obs.empty_for + 0.01)
         return Tick(
             ts=now, visible=obs.visible, in_flight=obs.in_flight, delayed=obs.delayed,
-            running=obs.running, pending=obs.booting, draining=obs.draining, idle=obs.idle,
+            running=obs.running, booting=obs.booting, draining=state.draining, idle=obs.idle,
             desired=decision.desired, action=decision.action, reason=decision.reason,
             launched=result.launched if result else (), removed=result.removed if result else (),
             note=result.note if result else "", rate=None if self._rate is None else round(self._rate, 2),

@@ -1,0 +1,36 @@
+"""The fleet a setting names, built in one place for ``imgrec scaler`` and the desktop app.
+
+``local`` runs worker processes on this machine, ``ec2`` drives instances booted from the worker image,
+``asg`` an Auto Scaling group. Each fleet's module is imported only when it is chosen.
+"""
+
+from __future__ import annotations
+
+from cloud.scaler.fleet import Fleet
+from shared.config import Config, ConfigError
+
+KINDS = ("local", "ec2", "asg")
+
+
+def make_fleet(cfg: Config, kind: str | None = None, *, launching: bool = True, new_session: bool = False) -> Fleet:
+    """The fleet ``kind`` names (default: ``cfg.fleet``).
+
+    ``launching``: it will be asked to scale, so an EC2 fleet's launch settings are checked now (at start,
+    not at the first launch when work is already waiting); False for a fleet only observed.
+    ``new_session``: each local worker in a session of its own (see :class:`LocalFleet`)."""
+    kind = kind or cfg.fleet
+    if kind == "local":
+        from cloud.scaler.fleet_local import LocalFleet
+
+        return LocalFleet(cfg, new_session=new_session)
+    if kind == "ec2":
+        from cloud.scaler.fleet_ec2 import Ec2Fleet, check_launch_settings
+
+        if launching:
+            check_launch_settings(cfg)
+        return Ec2Fleet(cfg)
+    if kind == "asg":
+        from cloud.scaler.fleet_asg import AsgFleet
+
+        return AsgFleet(cfg)
+    raise ConfigError(f"fleet = {kind!r} (from {cfg.source_of('fleet')}): must be one of {', '.join(KINDS)}")
