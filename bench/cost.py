@@ -160,7 +160,7 @@ class WorkerProcess:
     environment, status lines on stdout), its stderr in ``log_path``."""
 
     def __init__(self, cfg, tmp: Path, idle_timeout: float):
-        from cloud.scaler.fleet_local import thread_env
+        from cloud.local.fleet import thread_env
         from cloud.worker.process import config_env
 
         self.counts_path = tmp / "worker-requests.json"
@@ -245,7 +245,7 @@ def engine_of(pid: int) -> str:
 
 def pipeline(folder: Path, n_expected: int, tmp: Path, idle_timeout: float) -> dict:
     """One counted warm worker and a counted JobClient through the embedded cloud."""
-    from cloud.embedded import EmbeddedCloud
+    from cloud.local.embedded import EmbeddedCloud
     from shared.config import load_config
     from shared.job import JobClient
     from shared.s3 import S3Service

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import WORKLOAD, workload_copies  # noqa: E402
-from cloud.embedded import EmbeddedCloud  # noqa: E402
+from cloud.local.embedded import EmbeddedCloud  # noqa: E402
 from shared.config import load_config  # noqa: E402
 from shared.job import JobClient  # noqa: E402
 from shared.scan import scan  # noqa: E402

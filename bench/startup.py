@@ -79,9 +79,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    from cloud.local.server import MotoServer
     from cloud.worker.models import store
     from shared.config import load_config
-    from shared.local_cloud import MotoServer
     from shared.provision import provision
 
     image = ROOT / "samples" / "coffee.png"

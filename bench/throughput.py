@@ -54,7 +54,7 @@ def inprocess(folder: Path, engine: str, batch_size: int) -> tuple[float, float,
 
 
 def pipeline(folder: Path, n_expected: int, window: int | None, batch_size: int) -> tuple[float, dict[str, str], dict]:
-    from cloud.embedded import EmbeddedCloud
+    from cloud.local.embedded import EmbeddedCloud
     from shared.config import load_config
     from shared.job import JobClient
     from shared.scan import scan

@@ -18,7 +18,7 @@ HANDLERS = {
     "organize": "cloud.organize_commands:undo",
     "provision": "cloud.client_commands:provision",
     "status": "cloud.client_commands:status",
-    "up": "cloud.embedded:up_command",
+    "up": "cloud.local.embedded:up_command",
     "predict": "cloud.worker.commands:predict",
     "worker": "cloud.worker.commands:worker",
     "scaler": "cloud.scaler.commands:scaler",

@@ -18,12 +18,12 @@ from contextlib import ExitStack
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from cloud import organize_commands
-from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
+from cloud.local.embedded import EmbeddedCloud, EmbeddedCloudError
+from cloud.local.server import LocalCloudError
 from shared import aws, job_cost, reply_queues, results_csv, target
 from shared.config import Config
 from shared.job import JobClient, JobError, count_results, given_up, new_job_id, read_manifest, recollect
 from shared.journal import JobJournal, JournalBusy, journal_path
-from shared.local_cloud import LocalCloudError
 from shared.progress import Progress
 from shared.provision import lookup
 from shared.provision import provision as provision_resources

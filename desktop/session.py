@@ -18,7 +18,6 @@ from typing import Any
 
 from cloud.scaler.fleets import make_fleet
 from desktop.connection import ConnectionReport, check_connection
-from desktop.priority import BACKGROUND_NICENESS, lower_priority
 from desktop.settings import EMBEDDED, IN_APP, DesktopSettings
 from desktop.timeline import Sample
 from shared import aws
@@ -41,7 +40,7 @@ class CloudSession:
         self.on_decision = on_decision or (lambda _decision: None)
         self.cfg: Config | None = None
         self.report: ConnectionReport | None = None
-        self._cloud = None  # cloud.embedded.EmbeddedCloud, when this session started one
+        self._cloud = None  # cloud.local.embedded.EmbeddedCloud, when this session started one
         self._scaler = None  # cloud.scaler.loop.Scaler, when it runs in this app
         self._fleet = None  # the fleet the app scales, or only observes (EC2, Auto Scaling group)
         self._last_tick = None
@@ -88,17 +87,14 @@ class CloudSession:
             raise SessionError("closed while connecting")
 
     def _start_embedded(self, cfg: Config) -> Config:
-        from cloud.embedded import EmbeddedCloud  # the local cloud, in this process
+        from cloud.local.embedded import EmbeddedCloud  # the local cloud, in this process
 
         cloud = EmbeddedCloud(cfg, **self._embedded_options())
         try:
             cloud.__enter__()
         except Exception as exc:
             raise SessionError(f"the embedded local cloud did not start: {exc}") from None
-        self._cloud = cloud
-        lower_priority(cloud.fleet.pids().values())
-        if cloud.server.process is not None:
-            lower_priority([cloud.server.process.pid], BACKGROUND_NICENESS)
+        self._cloud = cloud  # its moto server and workers start in sessions of their own, niced (cloud.local.priority)
         return cloud.cfg
 
     def _embedded_options(self) -> dict[str, Any]:
@@ -109,12 +105,10 @@ class CloudSession:
     def _start_scaler(self, cfg: Config) -> None:
         from cloud.scaler.loop import Scaler
 
-        # A loopback endpoint always gets local worker processes, each in a session of its own: on Linux
-        # each session is a scheduler autogroup, and a worker in the window's group would take the window's
-        # CPU share however nice it is (measured: event-loop stalls of 300 ms with CPU-bound children in
-        # the group, under 10 ms without).
+        # A loopback endpoint always gets local worker processes, each in a session of its own and niced,
+        # as in every mode (cloud.local.priority): they take no CPU share from the window.
         try:
-            fleet = make_fleet(cfg, "local" if cfg.is_local else None, new_session=True)
+            fleet = make_fleet(cfg, "local" if cfg.is_local else None)
         except Exception as exc:
             raise SessionError(f"the autoscaler did not start: {exc}") from None
         self._fleet = fleet
@@ -127,9 +121,6 @@ class CloudSession:
     def _on_tick(self, tick: Any) -> None:
         """On the scaler's thread: remember the fleet's counts and hand the tick to the GUI."""
         self._last_tick = tick
-        if tick.launched and hasattr(self._fleet, "pids"):
-            pids = self._fleet.pids()
-            lower_priority(pids[w] for w in tick.launched if w in pids)
         self.on_decision(tick)
 
     def close(self) -> None:

@@ -24,7 +24,10 @@ The spawn options are given here and nowhere else:
   it leads a session;
 * environment: this process's, plus ``cfg``'s settings as ``IMGREC_<NAME>`` variables
   (:func:`config_env`, which ``load_config`` reads back into an equal Config), what running from source
-  needs, and the caller's additions.
+  needs, the parent's pid (:data:`PARENT_PID_ENV`), and the caller's additions.
+
+A child that must not outlive its parent (a worker, the moto server) calls :func:`stop_with_parent` at
+start-up: it then stops when its parent is gone, even after a SIGKILL.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ import os
 import runpy
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import fields
 from pathlib import Path
 
@@ -46,12 +50,15 @@ CHILD_FLAG = "--imgrec-child"  # a frozen executable's first argument when it ru
 
 # role -> (the module run as __main__, the arguments that come before the caller's)
 ROLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "moto-server": ("shared.moto_server", ()),
+    "moto-server": ("cloud.local.moto_server", ()),
     "worker": ("cloud.worker", ()),
     "job-helper": ("desktop.job_process", ()),
     "model-export": ("cloud.cli", ("model", "export")),
     "scaler": ("cloud.cli", ("scaler",)),
 }
+
+PARENT_PID_ENV = "IMGREC_PARENT_PID"  # set by spawn: the pid of the process that started the child
+PARENT_CHECK_SECONDS = 0.5  # how often a child that stops with its parent checks that it is still there
 
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[1])  # the folder holding shared/, cloud/ and desktop/
 
@@ -88,7 +95,8 @@ def config_env(cfg: Config) -> dict[str, str]:
 
 def child_env(cfg: Config | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a child: this process's, with ``cfg`` (when given) as its settings in place of
-    any settings file, its output unbuffered, this source tree on its path (from source), and ``extra``."""
+    any settings file, its output unbuffered, this source tree on its path (from source), this process's
+    pid (:data:`PARENT_PID_ENV`), and ``extra``."""
     env = dict(os.environ)
     if cfg is not None:
         env.pop(CONFIG_ENV, None)
@@ -96,6 +104,7 @@ def child_env(cfg: Config | None = None, extra: Mapping[str, str] | None = None)
     if not frozen():
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_SOURCE_ROOT, env.get("PYTHONPATH")) if p)
     env["PYTHONUNBUFFERED"] = "1"  # a bundle's executable is built unbuffered (build.spec)
+    env[PARENT_PID_ENV] = str(os.getpid())  # for stop_with_parent
     env.update(extra or {})
     return env
 
@@ -132,6 +141,30 @@ def renice(pid: int, niceness: int) -> None:
             fh.write(str(niceness))
     except OSError as exc:  # not Linux, autogroups off, or the process is gone
         log.debug("could not lower the autogroup priority of process %s: %s", pid, exc)
+
+
+def stop_with_parent(request_stop: Callable[[], None], stopped: threading.Event | None = None) -> None:
+    """In a child that :func:`spawn` started: calls ``request_stop`` once the parent is gone, unless
+    ``stopped`` is set first. A background thread compares ``os.getppid()`` with the parent's pid every
+    ``PARENT_CHECK_SECONDS``: an orphan is re-parented (to init or a subreaper), so a parent that died,
+    even of SIGKILL, shows as a changed ppid. (Not Linux's parent-death signal: that fires when the
+    spawning *thread* ends, and the autoscaler spawns from its loop's thread.) No watch for a process
+    started otherwise (by hand, systemd, an EC2 boot script), nor on Windows, which does not re-parent
+    orphans. The variable is removed, so that what this child starts does not inherit it."""
+    raw = os.environ.pop(PARENT_PID_ENV, "")
+    if not raw.isdigit() or os.name != "posix":
+        return
+    parent = int(raw)
+    stopped = stopped or threading.Event()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            if stopped.wait(PARENT_CHECK_SECONDS):
+                return
+        log.warning("the process that started this one (pid %d) is gone: stopping", parent)
+        request_stop()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def run_child(argv: Sequence[str]) -> int | None:

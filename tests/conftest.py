@@ -40,7 +40,7 @@ def fake_aws_credentials(monkeypatch, tmp_path_factory):
 @pytest.fixture(scope="session")
 def moto_server():
     """One real moto server subprocess on a free loopback port, shared by the session; stopped at the end."""
-    from shared.local_cloud import MotoServer
+    from cloud.local.server import MotoServer
 
     server = MotoServer().start()
     try:

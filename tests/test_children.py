@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cloud.local.server import MotoServer
 from shared.children import CHILD_FLAG, ROLES, child_command, child_env, config_env, run_child, spawn
 from shared.config import CONFIG_ENV, load_config
-from shared.local_cloud import MotoServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

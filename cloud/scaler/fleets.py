@@ -12,17 +12,20 @@ from shared.config import Config, ConfigError
 KINDS = ("local", "ec2", "asg")
 
 
-def make_fleet(cfg: Config, kind: str | None = None, *, launching: bool = True, new_session: bool = False) -> Fleet:
+def make_fleet(cfg: Config, kind: str | None = None, *, launching: bool = True) -> Fleet:
     """The fleet ``kind`` names (default: ``cfg.fleet``).
 
     ``launching``: it will be asked to scale, so an EC2 fleet's launch settings are checked now (at start,
     not at the first launch when work is already waiting); False for a fleet only observed.
-    ``new_session``: each local worker in a session of its own (see :class:`LocalFleet`)."""
+    Local workers are started as every local worker is, in a session of their own and niced
+    (cloud.local.priority.WORKERS), up to the local cap."""
     kind = kind or cfg.fleet
     if kind == "local":
-        from cloud.scaler.fleet_local import LocalFleet
+        from cloud.local.fleet import LocalFleet
+        from cloud.local.priority import WORKERS
+        from cloud.scaler.defaults import settings_for
 
-        return LocalFleet(cfg, new_session=new_session)
+        return LocalFleet(cfg, max_workers=settings_for(cfg, "local").max_workers, options=WORKERS)
     if kind == "ec2":
         from cloud.scaler.fleet_ec2 import Ec2Fleet, check_launch_settings
 

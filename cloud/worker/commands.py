@@ -47,11 +47,11 @@ def predict(cfg: Config, args: argparse.Namespace) -> int:
 def worker(cfg: Config, args: argparse.Namespace) -> int:
     """Runs a worker until it is stopped (SIGTERM/SIGINT, or the death of the process that spawned it:
     drain, exit 0) or idle for too long."""
-    from cloud.worker.process import stop_with_parent
     from cloud.worker.shutdown import Shutdown
     from cloud.worker.status import StatusReporter, default_worker_id
     from shared import aws
     from shared import worker_status as states
+    from shared.children import stop_with_parent
     from shared.s3 import S3Service
 
     cfg = aws.with_account_defaults(cfg)  # run by hand on AWS: the buckets named after the account
@@ -60,7 +60,7 @@ def worker(cfg: Config, args: argparse.Namespace) -> int:
     status = StatusReporter(worker_id, stdout=sys.stdout if getattr(args, "status_stdout", False) else None,
                             s3=s3, bucket=cfg.output_bucket, model=cfg.model)
     shutdown = Shutdown().install()
-    stop_with_parent(shutdown.request, shutdown.requested)  # started by spawn_worker: drain if the parent dies
+    stop_with_parent(shutdown.request, shutdown.requested)  # started by spawn: drain if the parent dies
     status.set(states.LOADING)
     try:
         return _run_worker(cfg, worker_id, s3, status, shutdown)

@@ -9,7 +9,7 @@ Its parent stops it, once: a worker drains on the first SIGTERM and exits at onc
 worker is kept out of its parent's process group, where a signal to the group (Ctrl-C in a terminal,
 ``kill -TERM -PGID``) would reach it directly and then again from the parent stopping it. And it stops
 with its parent: a parent that is killed outright (SIGKILL) leaves no worker behind
-(:func:`stop_with_parent`, which the worker calls at start-up).
+(:func:`shared.children.stop_with_parent`, which the worker calls at start-up).
 """
 
 from __future__ import annotations
@@ -17,21 +17,18 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from cloud.worker.models.errors import ModelError
 from shared.children import config_env, spawn
 from shared.config import Config
 
 # config_env is importable from here too, for bench/cost.py; it lives in shared.children.
-__all__ = ["config_env", "export_in_child", "spawn_worker", "stop_with_parent"]
+__all__ = ["config_env", "export_in_child", "spawn_worker"]
 
 log = logging.getLogger(__name__)
 
 EXPORT_TIMEOUT_SECONDS = 600.0  # loading torch and the model, exporting, checking on 100 images: ~10 s here
-PARENT_PID_ENV = "IMGREC_WORKER_PARENT_PID"  # set by spawn_worker: the pid of the process that started it
-PARENT_CHECK_SECONDS = 0.5  # how often a spawned worker checks that its parent is still there
 
 
 def export_in_child(cfg: Config, timeout: float = EXPORT_TIMEOUT_SECONDS) -> None:
@@ -58,7 +55,8 @@ def spawn_worker(
     *,
     log_path: str | os.PathLike | None = None,
     env: Mapping[str, str] | None = None,
-    new_session: bool = False,
+    session: bool = False,
+    niceness: int = 0,
 ) -> subprocess.Popen:
     """Starts a worker; stdout is a text pipe of status lines, stderr goes to ``log_path`` (appended)
     or is inherited. ``env`` adds variables (OMP_NUM_THREADS=1 for several workers on few cores).
@@ -66,39 +64,15 @@ def spawn_worker(
     caller dies first, the worker drains and exits on its own (within ``PARENT_CHECK_SECONDS``).
     The worker runs in a process group of its own, so that a signal sent to the caller's group reaches
     only the caller, which then stops its workers once (see the module's docstring).
-    ``new_session``: a session (so, on Linux, a scheduler autogroup) of its own as well, and its
-    inference no longer takes CPU time from its parent's group (the desktop app's window).
+    ``session``: a session (so, on Linux, a scheduler autogroup) of its own as well, and its
+    inference no longer takes CPU time from its parent's group (the desktop app's window); ``niceness``:
+    set at the start (see :func:`shared.children.spawn`).
     """
     stderr = open(log_path, "ab") if log_path else None  # noqa: SIM115 - handed to the child
     try:
         return spawn("worker", ["--worker-id", worker_id, "--status-stdout", *extra_args], cfg=cfg,
-                     env={**(env or {}), PARENT_PID_ENV: str(os.getpid())}, session=new_session,
+                     env=env, session=session, niceness=niceness,
                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, text=True, bufsize=1)
     finally:
         if stderr is not None:
             stderr.close()  # the child has its own copy
-
-
-def stop_with_parent(request_stop: Callable[[], None], stopped: threading.Event) -> None:
-    """In a worker that :func:`spawn_worker` started: calls ``request_stop`` (drain, as on a first
-    SIGTERM) once the parent is gone, unless ``stopped`` is set first. A background thread compares
-    ``os.getppid()`` with the parent's pid every ``PARENT_CHECK_SECONDS``: an orphan is re-parented
-    (to init or a subreaper), so a parent that died, even of SIGKILL, shows as a changed ppid. (Not
-    Linux's parent-death signal: that fires when the spawning *thread* ends, and the autoscaler spawns
-    from its loop's thread.) No watch for a worker started otherwise (by hand, systemd, an EC2 boot
-    script), nor on Windows, which does not re-parent orphans. The variable is removed so that the
-    processes the worker starts do not inherit it."""
-    raw = os.environ.pop(PARENT_PID_ENV, "")
-    if not raw.isdigit() or os.name != "posix":
-        return
-    parent = int(raw)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            if stopped.wait(PARENT_CHECK_SECONDS):
-                return
-        log.warning("the process that started this worker (pid %d) is gone: finishing the batch in hand, "
-                    "then exiting", parent)
-        request_stop()
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

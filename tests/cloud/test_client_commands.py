@@ -8,11 +8,11 @@ import pytest
 
 from cloud.cli import main as imgrec
 from cloud.client_commands import has_aws_target
+from cloud.local.server import free_port
 from shared import layout
 from shared.config import Config, load_config
 from shared.job import new_job_id
 from shared.job_manifest import Manifest
-from shared.local_cloud import free_port
 from shared.messages import Result
 from shared.result_objects import batch_body
 from shared.s3 import S3Service

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from cloud.local.server import MotoServer, free_port
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
-from shared.local_cloud import MotoServer, free_port
 from shared.provision import provision
 
 

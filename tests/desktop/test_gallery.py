@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from cloud.local.server import free_port
 from desktop.gallery import ALL, FAILED, UNCERTAIN, Groups
 from desktop.models.gallery_model import COUNT_ROLE, KEY_ROLE
 from desktop.rows import DONE, TableRow
 from desktop.rows import FAILED as FAILED_ROW
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
-from shared.local_cloud import free_port
 
 
 def _offline() -> DesktopSettings:

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory):
-    from cloud.embedded import EmbeddedCloud
+    from cloud.local.embedded import EmbeddedCloud
 
     with EmbeddedCloud(Config(), workers=1, log_dir=tmp_path_factory.mktemp("worker-logs")) as cloud:
         yield cloud

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from cloud.local.server import free_port
 from desktop.rows import DONE, FAILED, TableRow
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
-from shared.local_cloud import free_port
 from shared.scan import stamp
 
 

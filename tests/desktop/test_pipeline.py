@@ -44,7 +44,7 @@ def predicted(images, tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def cloud(workload_dir, tmp_path_factory):
-    from cloud.embedded import EmbeddedCloud
+    from cloud.local.embedded import EmbeddedCloud
 
     with EmbeddedCloud(Config(), workers=1, log_dir=tmp_path_factory.mktemp("worker-logs")) as cloud:
         yield cloud

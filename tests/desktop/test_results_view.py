@@ -6,10 +6,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, QPoint, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 
+from cloud.local.server import free_port
 from desktop.models.results_model import CONFIDENCE, ERROR, FILE
 from desktop.rows import DONE, FAILED, TableRow
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
-from shared.local_cloud import free_port
 
 
 class _Opened(QObject):

@@ -8,8 +8,8 @@ import json
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
+from cloud.local.server import free_port
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
-from shared.local_cloud import free_port
 from shared.provision import provision
 
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from cloud.local.server import free_port
 from desktop.controllers.jobs_controller import JobsController
 from desktop.history import HistoryStore, JobRecord
 from desktop.job_runner import JobOutcome
@@ -18,7 +19,6 @@ from desktop.rows import DONE, TableRow
 from desktop.settings import AWS, EXTERNAL, DesktopSettings
 from desktop.window_state import FILE_NAME
 from shared.job_cost import JobCost
-from shared.local_cloud import free_port
 
 
 def _offline() -> DesktopSettings:

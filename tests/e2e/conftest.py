@@ -23,7 +23,7 @@ E2E_WAIT_TIME = 2
 
 def e2e_cloud(workers: int, log_dir: Path):
     """An EmbeddedCloud (not started yet) with the end-to-end settings above."""
-    from cloud.embedded import EmbeddedCloud
+    from cloud.local.embedded import EmbeddedCloud
 
     base = Config(visibility_timeout=E2E_VISIBILITY_TIMEOUT, wait_time=E2E_WAIT_TIME)
     return EmbeddedCloud(base, workers=workers, log_dir=log_dir)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cloud.embedded import EmbeddedCloud, EmbeddedCloudError
+from cloud.local.embedded import EmbeddedCloud, EmbeddedCloudError
 from shared.config import Config
 from shared.provision import lookup
 

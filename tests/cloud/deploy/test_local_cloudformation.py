@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from shared import moto_server
+from cloud.local import moto_server
 
 TLS_ONLY = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",

@@ -2,7 +2,7 @@
 tagged as ours in the account, which a server shared with other tests would not survive).
 
 The stack is made by CloudFormation from the template, as on AWS; what moto's CloudFormation leaves out
-the embedded server completes (shared/moto_server.py), and these tests read the result back through
+the embedded server completes (cloud/local/moto_server.py), and these tests read the result back through
 the S3, SQS, EC2, IAM and Auto Scaling APIs. The classify step uses the stand-in worker (tests/shared/
 fake_worker.py) on the deployed names; the real model is not needed to show that the names reach
 every part.
@@ -23,10 +23,10 @@ from botocore.exceptions import ClientError
 from cloud import cli
 from cloud.ami.user_data import user_data
 from cloud.deploy.deploy import worker_config
+from cloud.local.server import MotoServer
 from cloud.scaler.fleet_ec2 import QUEUE_TAG, ROLE, ROLE_TAG, Ec2Fleet
 from shared import reply_queues
 from shared.config import load_config
-from shared.local_cloud import MotoServer
 from shared.results_csv import read_csv
 from shared.sqs import SQSService
 from tests.shared.fake_worker import FakeWorker

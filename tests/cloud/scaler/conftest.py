@@ -33,7 +33,7 @@ def local_cfg(moto_server):
 def fake_spawn(monkeypatch):
     """spawn(cfg, worker_id, extra_args) -> Popen of the stand-in worker; FAKE_* knobs via monkeypatch.setenv."""
 
-    def spawn(cfg, worker_id, extra_args=(), log_path=None, env=None):
+    def spawn(cfg, worker_id, extra_args=(), log_path=None, env=None, **_options):  # session, niceness: not here
         env = dict(os.environ, **(env or {}), IMGREC_ENDPOINT_URL=cfg.endpoint_url,
                    IMGREC_REQUEST_QUEUE=cfg.request_queue)
         return subprocess.Popen([sys.executable, str(FAKE_WORKER), worker_id, *extra_args], env=env,

@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("torch", reason="the worker extra (torch) is not installed")
 
-from cloud.embedded import EmbeddedCloud  # noqa: E402
+from cloud.local.embedded import EmbeddedCloud  # noqa: E402
 from shared.config import load_config  # noqa: E402
 from shared.job import JobClient  # noqa: E402
 from shared.scan import scan  # noqa: E402

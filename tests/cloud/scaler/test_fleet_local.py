@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import time
 
-from cloud.scaler.fleet_local import LocalFleet
+from cloud.local.fleet import LocalFleet
+from cloud.local.priority import WORKERS
 from shared.sqs import SQSService
+
+OPTIONS = {"max_workers": 4, "options": WORKERS}  # the cap and spawn options every LocalFleet is given
 
 
 def wait_for(predicate, timeout=20.0):
@@ -22,7 +25,7 @@ def wait_for(predicate, timeout=20.0):
 def test_workers_boot_then_run_and_scale_in_stops_only_the_idle_one(local_cfg, fake_spawn, monkeypatch):
     monkeypatch.setenv("FAKE_SECONDS_PER_IMAGE", "4")  # one message keeps a worker busy for the test
     monkeypatch.setenv("FAKE_BATCH", "1")
-    fleet = LocalFleet(local_cfg, spawn=fake_spawn, max_booting=2)
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn, **OPTIONS, max_booting=2)
     try:
         assert fleet.scale_to(2).launched == ("local-1", "local-2")
         assert fleet.observe().booting + fleet.observe().running == 2
@@ -46,7 +49,7 @@ def test_workers_boot_then_run_and_scale_in_stops_only_the_idle_one(local_cfg, f
 
 def test_closing_the_fleet_lets_a_draining_worker_finish_its_drain(local_cfg, fake_spawn, monkeypatch):
     monkeypatch.setenv("FAKE_DRAIN_SECONDS", "2")
-    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn, **OPTIONS)
     try:
         fleet.scale_to(1)
         wait_for(lambda: fleet.observe().running == 1 and fleet.observe().idle_ids)
@@ -57,7 +60,7 @@ def test_closing_the_fleet_lets_a_draining_worker_finish_its_drain(local_cfg, fa
 
 
 def test_one_cold_start_at_a_time_then_the_next(local_cfg, fake_spawn):
-    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn, **OPTIONS)
     try:
         first = fleet.scale_to(2)
         assert first.launched == ("local-1",) and "1 more" in first.note
@@ -75,7 +78,7 @@ def test_a_worker_that_dies_while_starting_is_not_restarted_at_once(local_cfg, m
     def broken(cfg, worker_id, extra_args=(), **_):
         return subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"], stdout=subprocess.PIPE)
 
-    fleet = LocalFleet(local_cfg, spawn=broken)
+    fleet = LocalFleet(local_cfg, spawn=broken, **OPTIONS)
     try:
         fleet.scale_to(1)
         wait_for(lambda: fleet.observe().workers == ())
@@ -87,7 +90,7 @@ def test_a_worker_that_dies_while_starting_is_not_restarted_at_once(local_cfg, m
 
 def test_the_rate_a_worker_measured_reaches_the_fleet(local_cfg, fake_spawn, monkeypatch):
     monkeypatch.setenv("FAKE_SECONDS_PER_IMAGE", "0.1")  # at most 10 images/s of busy time
-    fleet = LocalFleet(local_cfg, spawn=fake_spawn)
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn, **OPTIONS)
     try:
         fleet.scale_to(1)
         state = wait_for(lambda: s if (s := fleet.observe()).running == 1 else None)

@@ -9,12 +9,15 @@ import uuid
 
 from botocore.exceptions import ClientError
 
+from cloud.local.fleet import LocalFleet
+from cloud.local.priority import WORKERS
 from cloud.scaler.defaults import REPLY_PRUNE_SECONDS
-from cloud.scaler.fleet_local import LocalFleet
 from cloud.scaler.loop import Scaler
 from cloud.scaler.policy import Settings
 from shared import reply_queues
 from shared.sqs import SQSService
+
+OPTIONS = {"max_workers": 4, "options": WORKERS}  # the cap and spawn options every LocalFleet is given
 
 
 def test_a_backlog_scales_out_from_zero_and_back_to_zero(local_cfg, fake_spawn, tmp_path, monkeypatch):
@@ -23,7 +26,7 @@ def test_a_backlog_scales_out_from_zero_and_back_to_zero(local_cfg, fake_spawn, 
     url = sqs.url(local_cfg.request_queue)
     ticks = []
     log_path = tmp_path / "scaler.jsonl"
-    fleet = LocalFleet(local_cfg, spawn=fake_spawn, max_booting=3)
+    fleet = LocalFleet(local_cfg, spawn=fake_spawn, **OPTIONS, max_booting=3)
     # Before any report, 60 messages at the assumed 2 images/s are 30 s of work: three workers for a 10 s drain.
     settings = Settings(max_workers=3, target_drain_seconds=10, default_rate=2, scale_in_delay=0.3)
     scaler = Scaler(local_cfg, fleet, settings=settings, tick=0.2, on_tick=ticks.append, log_json=log_path)
@@ -54,7 +57,7 @@ def test_a_backlog_scales_out_from_zero_and_back_to_zero(local_cfg, fake_spawn, 
 def test_a_failing_tick_is_reported_and_the_loop_goes_on(local_cfg, fake_spawn):
     broken = local_cfg.replace(request_queue="no-such-queue")
     ticks = []
-    scaler = Scaler(broken, LocalFleet(broken, spawn=fake_spawn), tick=0.05, on_tick=ticks.append).start()
+    scaler = Scaler(broken, LocalFleet(broken, spawn=fake_spawn, **OPTIONS), tick=0.05, on_tick=ticks.append).start()
     try:
         deadline = time.monotonic() + 10
         while len(ticks) < 3 and time.monotonic() < deadline:
@@ -72,7 +75,7 @@ def test_ticks_prune_dead_clients_reply_queues_every_so_often(local_cfg, fake_sp
     reply_queues.create(sqs, f"{prefix}killed", now=now[0] - 2 * reply_queues.TTL_SECONDS)
     short = reply_queues.create(sqs, f"{prefix}short", ttl_seconds=60, now=now[0])
     live = reply_queues.create(sqs, f"{prefix}live", now=now[0])
-    scaler = Scaler(cfg, LocalFleet(cfg, spawn=fake_spawn), sqs=sqs, clock=lambda: now[0])
+    scaler = Scaler(cfg, LocalFleet(cfg, spawn=fake_spawn, **OPTIONS), sqs=sqs, clock=lambda: now[0])
     try:
         assert scaler.tick().action == "hold"  # the first tick prunes
         assert set(sqs.queue_urls(prefix)) == {live, short}
@@ -96,7 +99,7 @@ def test_a_failing_prune_is_logged_and_the_ticks_go_on(local_cfg, fake_spawn, ca
 
     sqs.queue_urls = denied  # a scaler role without sqs:ListQueues
     now = [time.time()]
-    scaler = Scaler(local_cfg, LocalFleet(local_cfg, spawn=fake_spawn), sqs=sqs, clock=lambda: now[0])
+    scaler = Scaler(local_cfg, LocalFleet(local_cfg, spawn=fake_spawn, **OPTIONS), sqs=sqs, clock=lambda: now[0])
     try:
         with caplog.at_level(logging.WARNING, logger="imgrec.scaler"):
             assert scaler.tick().action == "hold"

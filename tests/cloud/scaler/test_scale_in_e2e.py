@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from cloud.embedded import EmbeddedCloud
+from cloud.local.embedded import EmbeddedCloud
 from shared.config import load_config
 from shared.job import JobClient
 from shared.scan import scan

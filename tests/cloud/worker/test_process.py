@@ -57,7 +57,7 @@ class StatusReader:
 
 def test_spawned_worker_answers_and_drains_on_sigterm(cloud, good_jpeg, tmp_path):
     s3, sqs = S3Service(cloud), SQSService(cloud)
-    process = spawn_worker(cloud, "spawned-1", log_path=tmp_path / "worker.log", new_session=True)
+    process = spawn_worker(cloud, "spawned-1", log_path=tmp_path / "worker.log", session=True)
     try:
         status = StatusReader(process)
         status.wait_for("ready", READY_TIMEOUT_SECONDS)

@@ -19,8 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from cloud.local.server import LocalCloudError, MotoServer
 from shared.config import Config
-from shared.local_cloud import LocalCloudError, MotoServer
 from shared.provision import Resources, provision
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class EmbeddedCloud:
         self.autoscale = autoscale
         self.scaler_log = scaler_log
         self.scaler = None  # cloud.scaler.loop.Scaler, with autoscale
-        self.fleet = None  # cloud.scaler.fleet_local.LocalFleet: the worker processes, in both modes
+        self.fleet = None  # cloud.local.fleet.LocalFleet: the worker processes, in both modes
         self.bundle = None  # cloud.worker.models.bundle.Bundle: the model published for the workers (onnx)
 
     # --- lifecycle -----------------------------------------------------------------------------
@@ -103,17 +103,19 @@ class EmbeddedCloud:
     def _start_fleet(self) -> None:
         """The autoscaler over a local fleet; or a fixed number of workers, each ready before this returns."""
         if self.autoscale:
-            from cloud.scaler.local import start_local_scaler
+            from cloud.local.scaler import start_local_scaler
 
             self.scaler = start_local_scaler(self.cfg, log_dir=self.log_dir, worker_env=self.worker_env,
                                              log_json=self.scaler_log)
             self.fleet = self.scaler.fleet
             return
-        from cloud.scaler.fleet_local import LocalFleet, thread_env
+        from cloud.local.fleet import LocalFleet, thread_env
+        from cloud.local.priority import WORKERS
 
         count = self.worker_count
         env = {**thread_env(count), **(self.worker_env or {})}
-        self.fleet = LocalFleet(self.cfg, log_dir=self.log_dir, worker_env=env, max_booting=max(1, count))
+        self.fleet = LocalFleet(self.cfg, max_workers=count, options=WORKERS, log_dir=self.log_dir, worker_env=env,
+                                max_booting=max(1, count))
         if count:
             self.fleet.scale_to(count)
             self._wait_ready(count)

@@ -1,5 +1,5 @@
 """Serves moto's S3/SQS/EC2/Auto Scaling emulation for the embedded local cloud, made fast enough to
-benchmark against: `python -m shared.moto_server --port PORT`.
+benchmark against: `python -m cloud.local.moto_server --port PORT`.
 
 Measured here, per request on moto 5.2 (see bench/throughput.py for the end-to-end effect):
 - moto's SQS checks every queued message's visibility on every call, and each clock read builds
@@ -36,6 +36,8 @@ import re
 import threading
 import time
 from typing import Any
+
+from shared.children import stop_with_parent
 
 
 def apply_speedups() -> None:
@@ -596,6 +598,8 @@ def serve(host: str, port: int) -> None:
 
     app = prepared(DomainDispatcherApplication(create_backend_app))
     server = make_server(host, port, app, threaded=True, request_handler=KeepAliveHandler)
+    # Started by spawn (the embedded cloud): stop when the parent is gone, even killed, as workers do.
+    stop_with_parent(server.shutdown)
     server.serve_forever()
 
 

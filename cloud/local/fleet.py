@@ -1,8 +1,10 @@
 """The local fleet: classifier worker processes on this machine (the embedded cloud's default).
 
 Each worker is a ``python -m cloud.worker`` process started by
-:func:`cloud.worker.process.spawn_worker`, in a process group of its own (a signal to this process's
-group does not reach it; this fleet stops it, once); it stops by itself should this process die. It
+:func:`cloud.worker.process.spawn_worker` with the fleet's :class:`~cloud.local.priority.SpawnOptions`
+(in every mode :data:`~cloud.local.priority.WORKERS`: a session of its own, niceness 10, set at the
+start), never more than its cap at once. A signal to this process's group does not reach it (this
+fleet stops it, once); it stops by itself should this process die. It
 prints JSON status lines on stdout (``{"event": "state", "state": "loading" | "ready" | "busy" |
 "idle" | "draining" | "stopped", "images_per_s": ..., ...}``, see :mod:`shared.worker_status`); a
 reader thread per worker turns those lines into the fleet's view:
@@ -32,7 +34,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cloud.scaler.defaults import LOCAL_MAX_BOOTING, settings_for, worker_config
+from cloud.local.priority import SpawnOptions
+from cloud.scaler.defaults import LOCAL_MAX_BOOTING, worker_config
 from cloud.scaler.fleet import FleetState, FleetWorker, ScaleResult
 from shared.backoff import Backoff
 from shared.config import Config
@@ -47,10 +50,10 @@ SpawnFn = Callable[..., subprocess.Popen]
 
 
 def _default_spawn(cfg: Config, worker_id: str, extra_args: Sequence[str] = (), *, log_path: Path | None = None,
-                   env: dict[str, str] | None = None, new_session: bool = False) -> subprocess.Popen:
+                   env: dict[str, str] | None = None, session: bool = False, niceness: int = 0) -> subprocess.Popen:
     from cloud.worker.process import spawn_worker
 
-    return spawn_worker(cfg, worker_id, extra_args, log_path=log_path, env=env, new_session=new_session)
+    return spawn_worker(cfg, worker_id, extra_args, log_path=log_path, env=env, session=session, niceness=niceness)
 
 
 def thread_env(max_workers: int) -> dict[str, str]:
@@ -83,20 +86,20 @@ class LocalFleet:
     kind = "local"
 
     def __init__(self, cfg: Config, spawn: SpawnFn | None = None, extra_args: Sequence[str] = (), *,
-                 log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
-                 max_booting: int = LOCAL_MAX_BOOTING, clock: Callable[[], float] = time.time,
-                 new_session: bool = False):
-        """``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
-        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the local cap);
-        ``new_session``: each worker in a session (on Linux, a scheduler autogroup) of its own, so that its
-        inference takes no CPU share from this process's group (the desktop app's window)."""
+                 max_workers: int, options: SpawnOptions, log_dir: str | Path | None = None,
+                 worker_env: dict[str, str] | None = None, max_booting: int = LOCAL_MAX_BOOTING,
+                 clock: Callable[[], float] = time.time):
+        """``max_workers``: the cap, never more worker processes at once (and the cores are shared among
+        that many); ``options``: how each worker is started (session, niceness: see cloud.local.priority);
+        ``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
+        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the cap)."""
         self.cfg = worker_config(cfg, "local")
         self._spawn = spawn or _default_spawn
-        self._spawn_options = {"new_session": True} if new_session else {}
+        self.options = options
         self._extra_args = tuple(extra_args)
         self.max_booting = max_booting
         self._log_dir = Path(log_dir) if log_dir else None
-        self.max_workers = settings_for(cfg, "local").max_workers
+        self.max_workers = max_workers
         if worker_env is None:
             worker_env = thread_env(self.max_workers)
         self._worker_env = dict(worker_env)
@@ -129,6 +132,7 @@ class LocalFleet:
 
     # --- action ------------------------------------------------------------------------------
     def scale_to(self, desired: int) -> ScaleResult:
+        desired = min(desired, self.max_workers)
         with self._lock:
             self._reap()
             active = [p for p in self._procs.values() if p.condition in ("booting", "running")]
@@ -157,7 +161,7 @@ class LocalFleet:
             self._log_dir.mkdir(parents=True, exist_ok=True)
             log_path = self._log_dir / f"{worker_id}.log"
         handle = self._spawn(self.cfg, worker_id, self._extra_args, log_path=log_path, env=self._worker_env,
-                             **self._spawn_options)
+                             session=self.options.session, niceness=self.options.niceness)
         proc = _Process(id=worker_id, handle=handle, started=now, since=now)
         proc.reader = threading.Thread(target=self._read, args=(proc,), name=f"fleet-{worker_id}", daemon=True)
         self._procs[worker_id] = proc

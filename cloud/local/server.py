@@ -1,8 +1,9 @@
-"""The embedded local cloud: a moto server (S3, SQS, EC2, Auto Scaling) on a free loopback port.
+"""The embedded local cloud's moto server (S3, SQS, EC2, Auto Scaling) on a free loopback port.
 
-It runs as its own process (the ``moto-server`` role of :mod:`shared.children`), so that its request
-handling does not compete with the client's threads for one interpreter lock, and so that stopping it
-is a plain process stop.
+It runs as its own process (the ``moto-server`` role of :mod:`shared.children`,
+:mod:`cloud.local.moto_server`), so that its request handling does not compete with the client's threads
+for one interpreter lock, and so that stopping it is a plain process stop. It is started in a session of
+its own at a lower priority (:data:`cloud.local.priority.BACKGROUND`), and it stops with its parent.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 
+from cloud.local.priority import BACKGROUND, SpawnOptions
 from shared.children import spawn
 from shared.config import Config
 
@@ -32,15 +34,17 @@ class LocalCloudError(RuntimeError):
 class MotoServer:
     """A moto server process on 127.0.0.1. Use as a context manager or call start()/stop()."""
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, options: SpawnOptions = BACKGROUND):
+        self.options = options
         self.port = port or free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> MotoServer:
-        # A process group of its own: a Ctrl-C or a signal to the parent's group leaves it serving while
-        # the workers drain; the parent stops it after them.
+        # A session (so a process group) of its own: a Ctrl-C or a signal to the parent's group leaves it
+        # serving while the workers drain; the parent stops it after them, or it stops when the parent dies.
         self.process = spawn("moto-server", ["--host", "127.0.0.1", "--port", str(self.port)],
+                             session=self.options.session, niceness=self.options.niceness,
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
