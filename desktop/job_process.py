@@ -16,7 +16,15 @@ on stdout:
     {"event": "done", "status": "finished", "results": 100, "seconds": 12.5}
     {"event": "error", "message": "...", "kind": "ClientError"}
 
+Rows travel as :func:`row_to_dict` objects, read back by :func:`decode_event`: the one codec between
+the helper and the window (a Result becomes a TableRow here, once).
+
 SIGTERM (the window is closing) stops waiting for results; the reply queue is deleted on the way out.
+
+The helper is the one writer of a job's history (its record, its files, its rows, its status): the rows
+are already here, so the window's process does no SQLite transaction while a job runs (the interpreter
+lock stays with the GUI thread), and a job whose window was killed is still recorded as far as it got,
+for History to re-collect. The app writes only what comes after a job: its cost, rows re-collected.
 """
 
 from __future__ import annotations
@@ -101,6 +109,27 @@ def row_from_dict(data: dict[str, Any]) -> TableRow:
     data = dict(data)
     data["top5"] = tuple((str(label), float(score)) for label, score in data.get("top5", ()))
     return TableRow(**data)
+
+
+def decode_event(line: bytes) -> dict[str, Any] | None:
+    """One event line of the helper, its rows as TableRows and its counts as numbers; None for a line
+    that is not an event (logged)."""
+    try:
+        event = json.loads(line)
+        kind = event["event"]
+        if kind == "rows":
+            return {"event": kind, "rows": [row_from_dict(r) for r in event["rows"]]}
+        if kind == "uploaded":
+            return {"event": kind, "files": int(event["files"]), "bytes": int(event["bytes"]),
+                    "saved": int(event.get("saved", 0))}
+        if kind == "enqueued":
+            return {"event": kind, "count": int(event["count"]), "cancelled": bool(event["cancelled"])}
+        if kind in ("done", "error"):
+            return event
+    except (ValueError, KeyError, TypeError, AttributeError):
+        pass
+    log.debug("job process said: %s", line.decode(errors="replace").rstrip())
+    return None
 
 
 # --- the job ------------------------------------------------------------------------------------

@@ -1,56 +1,34 @@
-"""One job as a Task body: a helper process (desktop.job_process) uploads, enqueues and collects;
-this task relays its events into the Inbox that the GUI drains every 100 ms.
+"""One job, driven from the GUI thread: a :class:`JobHelper` runs the helper process
+(:mod:`desktop.job_process`) under a ``QProcess`` and turns its event lines into signals.
 
-The task never touches Qt widgets. The helper records the job in the history database as results
-arrive, so a job survives a restart of the app. Each job has its own JobClient in its own process,
-hence its own reply queue: two jobs running at once each collect exactly their own results.
+No thread, queue or timer stands between the helper and the models: Qt's event loop tells the adapter
+when the helper has written (``readyReadStandardOutput``), it reads the complete lines there, decodes
+them with the one codec (:func:`desktop.job_process.decode_event`), and emits each burst of results as
+one ``arrived`` signal that the jobs controller appends to its models in one update. The helper sends
+results in batches (every 50 ms at most), so a thousand results cost a few dozen insertions.
+
+The helper is started as every child is (:mod:`shared.children`: its command and environment), in a
+session of its own and niced (:data:`cloud.local.priority.BACKGROUND`), so that its uploads take no CPU
+share from the window. It writes the job's history itself (see :mod:`desktop.job_process`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import queue
-import subprocess
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from desktop.inbox import Inbox
-from desktop.job_process import CANCEL, JobPlan, encode_request, row_from_dict
-from desktop.priority import BACKGROUND_NICENESS
-from desktop.rows import TableRow
-from desktop.tasks import Task
-from shared.children import spawn
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, Signal, Slot
+
+from cloud.local.priority import BACKGROUND, SpawnOptions
+from desktop.job_process import CANCEL, JobPlan, decode_event, encode_request
+from shared.children import child_command, child_env, renice
 from shared.config import Config
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Arrived", "Enqueued", "JobFailed", "JobOutcome", "JobPlan", "Uploaded", "run_job"]
+__all__ = ["JobHelper", "JobOutcome", "JobPlan"]
 
-POLL_SECONDS = 0.1  # how often the task looks at its cancel and abandon flags
-STOP_GRACE_SECONDS = 10.0  # after SIGTERM, the helper deletes its reply queue; then it is killed
-
-
-# --- what goes through the inbox -----------------------------------------------------------------
-@dataclass(frozen=True)
-class Uploaded:
-    job_id: str
-    files: int
-    bytes: int
-    saved: int = 0  # bytes of those files not sent (upload = preview)
-
-
-@dataclass(frozen=True)
-class Enqueued:
-    job_id: str
-    count: int  # results to wait for: every item submitted comes back once
-    cancelled: bool
-
-
-@dataclass(frozen=True)
-class Arrived:
-    job_id: str
-    rows: list[TableRow] = field(default_factory=list)
+STOP_GRACE_MS = 10_000  # after SIGTERM, the helper deletes its reply queue; then it is killed
 
 
 @dataclass(frozen=True)
@@ -61,100 +39,115 @@ class JobOutcome:
     seconds: float
 
 
-class JobFailed(RuntimeError):
-    """The helper process reported an error, or died without a word."""
+class JobHelper(QObject):
+    """The helper process of one job. ``start()``; ``cancel()`` stops the uploads (what was enqueued still
+    comes back); ``abandon()`` stops waiting for results (the app is closing: they stay in the output
+    bucket for History). Ends with exactly one of ``finished`` or ``failed``."""
 
+    uploaded = Signal(str, int, int, int)  # job id, files, bytes, bytes saved (preview uploads)
+    enqueued = Signal(str, int, bool)  # job id, results to wait for, cancelled
+    arrived = Signal(str, list)  # job id, TableRows
+    finished = Signal(object)  # JobOutcome
+    failed = Signal(str, str)  # job id, message
 
-def _read_lines(stream, lines: queue.SimpleQueue) -> None:
-    try:
-        for line in stream:
-            lines.put(line)
-    finally:
-        lines.put(None)
+    def __init__(self, cfg: Config, plan: JobPlan, history: str | None, target: str,
+                 options: SpawnOptions = BACKGROUND, parent: QObject | None = None):
+        super().__init__(parent)
+        self.plan = plan
+        self.options = options
+        self._request = encode_request(cfg, plan, history, target)
+        self._ending: dict | None = None
+        self._done = False
+        self.process = QProcess(self)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.ForwardedErrorChannel)  # its log
+        self.process.readyReadStandardOutput.connect(self._read)
+        self.process.finished.connect(self._on_finished)
+        self.process.errorOccurred.connect(self._on_error)
 
+    @property
+    def job_id(self) -> str:
+        return self.plan.job_id
 
-def run_job(task: Task, cfg: Config, plan: JobPlan, inbox: Inbox, history: str | None, target: str,
-            abandon: threading.Event | None = None) -> JobOutcome:
-    """``task.cancel()`` stops the uploads (what was enqueued still comes back); ``abandon`` stops
-    waiting for results (the app is closing: they stay in the output bucket for History)."""
-    abandon = abandon or threading.Event()
-    # A session of its own, niced: its uploads are not charged to the window's scheduler group and must
-    # not starve the window (see priority.py).
-    helper = spawn("job-helper", session=True, niceness=BACKGROUND_NICENESS, stdin=subprocess.PIPE,
-                   stdout=subprocess.PIPE, text=True, bufsize=1)
-    lines: queue.SimpleQueue = queue.SimpleQueue()
-    reader = threading.Thread(target=_read_lines, args=(helper.stdout, lines), name=f"job-{plan.job_id}",
-                              daemon=True)
-    reader.start()
-    cancel_sent = stopping = False
-    ending: dict | None = None
-    try:
-        helper.stdin.write(encode_request(cfg, plan, history, target) + "\n")
-        helper.stdin.flush()
-        while True:
-            if task.cancelled() and not cancel_sent:
-                cancel_sent = True
-                _send(helper, CANCEL)
-            if abandon.is_set() and not stopping:
-                stopping = True
-                helper.terminate()
-            try:
-                line = lines.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            event = _parse(line)
+    def start(self) -> None:
+        program, *args = child_command("job-helper")
+        env = QProcessEnvironment()
+        for name, value in child_env().items():
+            env.insert(name, value)
+        self.process.setProcessEnvironment(env)
+        if self.options.session and hasattr(QProcess, "UnixProcessParameters"):
+            # What shared.children.spawn(session=True) does: on Linux a scheduler autogroup of its own.
+            self.process.setUnixProcessParameters(QProcess.UnixProcessFlag.CreateNewSession)
+        self.process.start(program, args)
+        if not self.process.waitForStarted(STOP_GRACE_MS):
+            return  # errorOccurred reported it
+        if self.options.niceness > 0:
+            renice(self.process.processId(), self.options.niceness)
+        self.process.write((self._request + "\n").encode())
+
+    def cancel(self) -> None:
+        if self.running:
+            self.process.write((CANCEL + "\n").encode())
+
+    def abandon(self) -> None:
+        """SIGTERM: the helper stops waiting, deletes its reply queue and exits."""
+        if self.running:
+            self.process.terminate()
+
+    @property
+    def running(self) -> bool:
+        return self.process.state() != QProcess.ProcessState.NotRunning
+
+    def wait(self, ms: int = STOP_GRACE_MS) -> bool:
+        """Blocks until the helper has exited (at most ``ms``), then kills it as a last resort."""
+        if self.running and not self.process.waitForFinished(ms):
+            log.warning("job process %d did not stop: killed", self.process.processId())
+            self.process.kill()
+            self.process.waitForFinished(1000)
+            return False
+        return True
+
+    # --- the helper's output -------------------------------------------------------------------------
+    @Slot()
+    def _read(self) -> None:
+        rows = []
+        while self.process.canReadLine():
+            event = decode_event(bytes(self.process.readLine().data()))
             if event is None:
                 continue
-            kind = event.get("event")
-            if kind == "uploaded":
-                inbox.put(Uploaded(plan.job_id, int(event["files"]), int(event["bytes"]), int(event.get("saved", 0))))
+            kind = event["event"]
+            if kind == "rows":
+                rows.extend(event["rows"])
+            elif kind == "uploaded":
+                self.uploaded.emit(self.job_id, event["files"], event["bytes"], event["saved"])
             elif kind == "enqueued":
-                inbox.put(Enqueued(plan.job_id, int(event["count"]), bool(event["cancelled"])))
-            elif kind == "rows":
-                inbox.put(Arrived(plan.job_id, [row_from_dict(r) for r in event["rows"]]))
+                self.enqueued.emit(self.job_id, event["count"], event["cancelled"])
             elif kind in ("done", "error"):
-                ending = event
-    finally:
-        _finish(helper)
-    if ending is None:
-        raise JobFailed(f"the job process exited with code {helper.returncode} without a result")
-    if ending["event"] == "error":
-        raise JobFailed(ending.get("message") or ending.get("kind") or "the job failed")
-    return JobOutcome(plan.job_id, ending["status"], int(ending["results"]), float(ending["seconds"]))
+                self._ending = event
+        if rows:
+            self.arrived.emit(self.job_id, rows)
 
+    @Slot(int, QProcess.ExitStatus)
+    def _on_finished(self, code: int, _status: QProcess.ExitStatus) -> None:
+        self._read()
+        ending = self._ending
+        if ending is None:
+            self._end(f"the job process exited with code {code} without a result")
+        elif ending["event"] == "error":
+            self._end(ending.get("message") or ending.get("kind") or "the job failed")
+        else:
+            self._end(None, JobOutcome(self.job_id, ending["status"], int(ending["results"]),
+                                       float(ending["seconds"])))
 
-def _send(helper: subprocess.Popen, command: str) -> None:
-    try:
-        helper.stdin.write(command + "\n")
-        helper.stdin.flush()
-    except (BrokenPipeError, OSError, ValueError):  # it has already ended
-        pass
+    @Slot(QProcess.ProcessError)
+    def _on_error(self, error: QProcess.ProcessError) -> None:
+        if error == QProcess.ProcessError.FailedToStart:
+            self._end(f"the job process did not start: {self.process.errorString()}")
 
-
-def _parse(line: str) -> dict | None:
-    try:
-        event = json.loads(line)
-    except ValueError:
-        log.debug("job process said: %s", line.rstrip())
-        return None
-    return event if isinstance(event, dict) else None
-
-
-def _finish(helper: subprocess.Popen) -> None:
-    """Closes stdin (the helper stops if it still runs), waits, and kills it only as a last resort."""
-    try:
-        helper.stdin.close()
-    except OSError:
-        pass
-    try:
-        helper.wait(timeout=STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        helper.terminate()
-        try:
-            helper.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            log.warning("job process %d did not stop: killed", helper.pid)
-            helper.kill()
-            helper.wait()
+    def _end(self, message: str | None, outcome: JobOutcome | None = None) -> None:
+        if self._done:
+            return
+        self._done = True
+        if outcome is not None:
+            self.finished.emit(outcome)
+        else:
+            self.failed.emit(self.job_id, message)

@@ -1,16 +1,15 @@
 """Submitting work and watching it come back.
 
 Drop / Add folder / Add files -> a scan Task (shared.scan, off the GUI thread) -> skipped files
-listed with their reason -> a job Task (upload, enqueue, collect) per submission. Retry failed sends
-the failed images that are on this computer again, as a job of their own. Progress and
-results reach the GUI through an Inbox that a 100 ms timer drains into the models in one update,
-so thousands of results cost a few dozen table insertions, not thousands.
+listed with their reason -> a job helper process (upload, enqueue, collect: desktop.job_runner.JobHelper)
+per submission. Retry failed sends the failed images that are on this computer again, as a job of their
+own. Progress and results reach the models straight from the helper's output signals, on the GUI thread;
+the helper sends results in batches, so thousands of results cost a few dozen table insertions.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,8 +19,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from desktop.controllers.connection_controller import ConnectionController
 from desktop.history import HistoryStore
-from desktop.inbox import FLUSH_INTERVAL_MS, Inbox
-from desktop.job_runner import Arrived, Enqueued, JobOutcome, JobPlan, Uploaded, run_job
+from desktop.job_runner import JobHelper, JobOutcome, JobPlan
 from desktop.models.results_filter import ResultsFilterProxy
 from desktop.models.results_model import ResultsModel
 from desktop.models.skipped_model import SkippedModel
@@ -34,9 +32,6 @@ from shared.job import new_job_id
 from shared.scan import Item, ScanResult, scan, stamp
 
 log = logging.getLogger(__name__)
-
-JOB_THREADS = 4  # concurrent jobs; each uploads with its own pool of cfg.upload_concurrency threads
-
 
 Stamp = tuple[int, int] | None  # (size, mtime_ns) of a file when it was sent: Organize skips it if it changed
 
@@ -80,7 +75,7 @@ def title_for(paths: list[str]) -> str:
 @dataclass
 class ActiveJob:
     plan: JobPlan
-    task: Task | None = None
+    helper: JobHelper | None = None
     files_done: int = 0
     bytes_done: int = 0
     bytes_saved: int = 0  # not sent, thanks to preview uploads
@@ -88,7 +83,6 @@ class ActiveJob:
     received: int = 0
     enqueued: bool = False
     started: float = field(default_factory=time.monotonic)
-    abandon: threading.Event = field(default_factory=threading.Event)  # stop waiting: the app closes
 
 
 class JobsController(QObject):
@@ -107,8 +101,6 @@ class JobsController(QObject):
         self.results = results
         self.proxy = proxy
         self.skipped = skipped
-        self.inbox = Inbox()
-        self.runner = TaskRunner(max_threads=JOB_THREADS, parent=self)
         self.scans = TaskRunner(max_threads=1, parent=self)
         self.jobs: dict[str, ActiveJob] = {}  # running and waiting jobs
         self.waiting: list[JobPlan] = []  # scanned, waiting for a connection
@@ -117,9 +109,6 @@ class JobsController(QObject):
         self.stamps: dict[str, Stamp] = {}  # path -> how the file looked when it was sent (for Organize)
         self._scanning = 0
 
-        self.flush_timer = QTimer(self)
-        self.flush_timer.setInterval(FLUSH_INTERVAL_MS)
-        self.flush_timer.timeout.connect(self.flush)
         self.eta_timer = QTimer(self)  # the ETA moves even when no result arrives
         self.eta_timer.setInterval(1000)
         self.eta_timer.timeout.connect(self._show_counters)
@@ -243,29 +232,28 @@ class JobsController(QObject):
 
     def _start(self, plan: JobPlan, cfg: Config) -> None:
         cfg = self.connection.settings.for_job(cfg)  # the upload setting applies from the next job on
-        job = ActiveJob(plan=plan, expected=len(plan.items))
         history = str(self.history.path) if self.history is not None else None
-        task = Task(run_job, cfg, plan, self.inbox, history, self.connection.target, job.abandon,
-                    name=f"job {plan.job_id}")
-        task.signals.result.connect(self._on_job_done)
-        task.signals.errored.connect(lambda error, job_id=plan.job_id: self._on_job_failed(job_id, error))
-        job.task = task
-        self.jobs[plan.job_id] = job
-        self.runner.start(task)
+        helper = JobHelper(cfg, plan, history, self.connection.target, parent=self)
+        helper.uploaded.connect(self._on_uploaded)
+        helper.enqueued.connect(self._on_enqueued)
+        helper.arrived.connect(self._on_arrived)
+        helper.finished.connect(self._on_job_done)
+        helper.failed.connect(self._on_job_failed)
+        self.jobs[plan.job_id] = ActiveJob(plan=plan, helper=helper, expected=len(plan.items))
         self.job_started.emit(plan.job_id, len(plan.items))
         self.view.upload.set_cancellable(True)
         self.view.clear_action.setEnabled(False)
-        if not self.flush_timer.isActive():
-            self.flush_timer.start()
+        if not self.eta_timer.isActive():
             self.eta_timer.start()
         self._show_uploads()
+        helper.start()
 
     @Slot()
     def cancel(self) -> None:
         """Stops uploading; what was enqueued stays enqueued and its results still arrive."""
         for job in self.jobs.values():
-            if job.task is not None and not job.enqueued:
-                job.task.cancel()
+            if job.helper is not None and not job.enqueued:
+                job.helper.cancel()
         self.waiting.clear()
         self.view.upload.set_cancellable(False)
         self.view.upload.set_caption("Cancelling: uploads stop, results of what was sent still arrive…")
@@ -308,39 +296,37 @@ class JobsController(QObject):
     def busy(self) -> bool:
         return bool(self.jobs or self.waiting or self._scanning)
 
-    # --- the 100 ms flush --------------------------------------------------------------------------
-    @Slot()
-    def flush(self) -> None:
-        events = self.inbox.drain()
-        if not events:
-            return
-        rows: list[TableRow] = []
-        uploads_changed = False
-        for event in events:
-            job = self.jobs.get(event.job_id)
-            if isinstance(event, Arrived):
-                rows.extend(event.rows)
-                if job is not None:
-                    job.received += len(event.rows)
-            elif isinstance(event, Uploaded) and job is not None:
-                job.files_done = max(job.files_done, event.files)
-                job.bytes_done = max(job.bytes_done, event.bytes)
-                job.bytes_saved = max(job.bytes_saved, event.saved)
-                uploads_changed = True
-            elif isinstance(event, Enqueued) and job is not None:
-                job.enqueued = True
-                self.submitted += event.count - job.expected
-                job.expected = event.count
-                uploads_changed = True
-        if rows:
-            added = self.results.append(rows)
-            ok = sum(1 for r in rows if r.status == DONE)
-            self.done += ok
-            self.failed += len(rows) - ok
-            self.rate.add(added)
-        if uploads_changed:
-            self._show_uploads()
+    # --- the helpers' signals (GUI thread) ------------------------------------------------------------
+    @Slot(str, list)
+    def _on_arrived(self, job_id: str, rows: list[TableRow]) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.received += len(rows)
+        added = self.results.append(rows)
+        ok = sum(1 for r in rows if r.status == DONE)
+        self.done += ok
+        self.failed += len(rows) - ok
+        self.rate.add(added)
         self._show_counters()
+
+    @Slot(str, int, int, int)
+    def _on_uploaded(self, job_id: str, files: int, nbytes: int, saved: int) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.files_done = max(job.files_done, files)
+            job.bytes_done = max(job.bytes_done, nbytes)
+            job.bytes_saved = max(job.bytes_saved, saved)
+            self._show_uploads()
+
+    @Slot(str, int, bool)
+    def _on_enqueued(self, job_id: str, count: int, _cancelled: bool) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            job.enqueued = True
+            self.submitted += count - job.expected
+            job.expected = count
+            self._show_uploads()
+            self._show_counters()
 
     def _show_uploads(self) -> None:
         if not self.jobs:
@@ -375,31 +361,32 @@ class JobsController(QObject):
     # --- job end -------------------------------------------------------------------------------------
     @Slot(object)
     def _on_job_done(self, outcome: JobOutcome) -> None:
-        self.flush()
         job = self.jobs.pop(outcome.job_id, None)
         if job is not None and outcome.status == "cancelled":
             self.submitted -= max(0, job.expected - job.received)
         self.view.statusBar().showMessage(
             f"Job {outcome.job_id}: {outcome.results} results in {outcome.seconds:.1f} s"
             + (" (cancelled)" if outcome.status == "cancelled" else ""), 10000)
-        self._after_job()
+        self._after_job(job)
         self.job_finished.emit(outcome)
 
-    def _on_job_failed(self, job_id: str, error: TaskError) -> None:
-        self.flush()
+    @Slot(str, str)
+    def _on_job_failed(self, job_id: str, message: str) -> None:
+        error = TaskError(message, "JobFailed")
         job = self.jobs.pop(job_id, None)
         if job is not None:
             self.submitted -= max(0, job.expected - job.received)
         self.view.banner.show_message(f"Job {job_id} stopped: {error.message}. "
                                       "Its results can be re-collected from the History tab.")
-        self._after_job()
+        self._after_job(job)
         self.job_failed.emit(job_id, error)
 
-    def _after_job(self) -> None:
+    def _after_job(self, job: ActiveJob | None) -> None:
+        if job is not None and job.helper is not None:
+            job.helper.deleteLater()  # it has exited
         self._show_uploads()
         self._show_counters()
         if not self.jobs:
-            self.flush_timer.stop()
             self.eta_timer.stop()
             self.view.upload.set_cancellable(False)
             self.view.clear_action.setEnabled(True)
@@ -413,11 +400,14 @@ class JobsController(QObject):
 
     def shutdown(self, wait_ms: int = 15_000) -> None:
         """Stops uploads and stops waiting for results (they stay in the output bucket: History
-        re-collects them), then waits for the job tasks to close their reply queues."""
-        self.flush_timer.stop()
+        re-collects them), then waits for the job helpers to close their reply queues."""
         self.eta_timer.stop()
-        for job in self.jobs.values():
-            job.abandon.set()
-        self.runner.cancel_all()
+        helpers = [job.helper for job in self.jobs.values() if job.helper is not None]
+        for helper in helpers:
+            helper.abandon()
         self.scans.wait(wait_ms)
-        self.runner.wait(wait_ms)
+        self.wait(wait_ms)
+
+    def wait(self, wait_ms: int = 15_000) -> bool:
+        """Blocks until every job helper has exited (killing one that takes longer than ``wait_ms``)."""
+        return all([helper.wait(wait_ms) for helper in self.findChildren(JobHelper)])

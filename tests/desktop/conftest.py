@@ -59,7 +59,8 @@ def make_window(qtbot, tmp_path):
     for view, controller in made:
         view.close()  # emits closing -> controller.shutdown()
         controller.shutdown()
-        for runner in (controller.jobs.runner, controller.jobs.scans, controller.connection.runner,
+        assert controller.jobs.wait(WINDOW_WAIT_MS), "a job helper did not exit"
+        for runner in (controller.jobs.scans, controller.connection.runner,
                        controller.history_controller.runner, controller.export.runner,
                        controller.settings.runner, controller.thumbnails.runner):
             assert runner.wait(WINDOW_WAIT_MS), "a background task did not finish"
