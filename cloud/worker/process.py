@@ -3,7 +3,7 @@
 The embedded local cloud and the autoscaler's local fleet both use :func:`spawn_worker`. The child is
 the ``worker`` role of :mod:`shared.children` (``python -m cloud.worker`` from source, the bundle's own
 executable when frozen) with ``--worker-id ID --status-stdout``: its stdout carries only status lines
-(see :mod:`cloud.worker.status`; read them with ``parse_status_line``), its logs go to stderr.
+(see :mod:`shared.worker_status`; read them with ``parse_status_line``), its logs go to stderr.
 
 Its parent stops it, once: a worker drains on the first SIGTERM and exits at once on a second. So the
 worker is kept out of its parent's process group, where a signal to the group (Ctrl-C in a terminal,
