@@ -114,6 +114,9 @@ class Config:
     imds_endpoint: str | None = None
     instance_name_prefix: str = "app-instance"
     asg_name: str | None = None
+    # The deployment's worker launch template (imgrec deploy sets it): the EC2 fleet launches from it, so
+    # its instances get the template's encrypted gp3 root volume, IMDSv2 and credit settings.
+    launch_template: str | None = None
     # Where and what the EC2 fleet launches, tried in order when EC2 has no capacity for one (the first
     # subnet with each type, then the next subnet...). Empty: subnet_id and instance_type alone.
     subnet_ids: tuple[str, ...] = ()

@@ -60,6 +60,8 @@ def deployed_settings(cfg: Config, outputs: Mapping[str, str]) -> dict[str, Any]
     settings["instance_type"] = cfg.instance_type
     if outputs.get("WorkerImage"):
         settings["ami_id"] = outputs["WorkerImage"]
+    if outputs.get("LaunchTemplate"):
+        settings["launch_template"] = outputs["LaunchTemplate"]
     subnets = [s for s in outputs.get("SubnetIds", "").split(",") if s]
     if subnets:
         settings["subnet_id"] = subnets[0]

@@ -117,12 +117,13 @@ def check_launch_settings(cfg: Config) -> None:
 
 def settings_hash(cfg: Config) -> str:
     """What a stopped instance must share with a new launch to be restarted in its place: the user data
-    (the worker's settings, written at first boot only), instance profile, security groups, key pair and
-    market. The image is compared by the instance's own ImageId."""
+    (the worker's settings, written at first boot only), instance profile, security groups, key pair,
+    market and launch template. The image is compared by the instance's own ImageId."""
     from cloud.ami.user_data import user_data
 
     what = {"user_data": user_data(cfg), "instance_profile": cfg.instance_profile or "",
-            "security_groups": sorted(cfg.security_group_ids), "key_name": cfg.key_name or "", "market": cfg.market}
+            "security_groups": sorted(cfg.security_group_ids), "key_name": cfg.key_name or "", "market": cfg.market,
+            "launch_template": cfg.launch_template or ""}
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -521,6 +522,8 @@ class Ec2Fleet:
             "MetadataOptions": {"HttpTokens": "required"},
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
         }
+        if cfg.launch_template:  # the deployment's template: encrypted root volume, credits; ours override the rest
+            params["LaunchTemplate"] = {"LaunchTemplateId": cfg.launch_template, "Version": "$Latest"}
         key = "Arn" if cfg.instance_profile.startswith("arn:") else "Name"
         params["IamInstanceProfile"] = {key: cfg.instance_profile}
         if choice.market == "spot":

@@ -13,7 +13,7 @@ OUTPUTS = {
     "RequestQueue": "imgrec-RequestQueue-X1", "DeadLetterQueue": "imgrec-DeadLetterQueue-Y2",
     "ReplyQueuePrefix": "imgrec-replies-", "WorkerInstanceProfile": "arn:aws:iam::1:instance-profile/p",
     "AutoScalingGroup": "imgrec-WorkerGroup-Z3", "SecurityGroup": "sg-0123", "SubnetIds": "subnet-a,subnet-b",
-    "WorkerImage": "ami-0123456789abcdef0",
+    "WorkerImage": "ami-0123456789abcdef0", "LaunchTemplate": "lt-0123456789abcdef0",
 }
 USERS_OWN = """# my settings
 region = "eu-west-1"
@@ -45,6 +45,7 @@ def test_the_deployment_is_what_the_config_then_says(tmp_path):
     assert cfg.instance_profile == "arn:aws:iam::1:instance-profile/p" and cfg.ami_id == "ami-0123456789abcdef0"
     assert cfg.subnet_id == "subnet-a" and cfg.security_group_ids == ("sg-0123",)
     assert cfg.subnet_ids == ("subnet-a", "subnet-b")  # all of them, for the fleet's capacity fallbacks
+    assert cfg.launch_template == "lt-0123456789abcdef0"  # fleet = "ec2" launches from the stack's template
     assert cfg.max_workers == 5  # the user's own settings that deploy does not set stay in force
     assert "my-photos-in" in path.read_text()  # replaced, not lost
     assert (tmp_path / "config.toml.bak").read_text() == USERS_OWN

@@ -54,6 +54,7 @@ SCALER = {
     ("ec2:RunInstances", f"{EC2}:network-interface/*", (("StringEquals", "ec2:Vpc", f"{EC2}:vpc/${{VpcId}}"),)),
     ("ec2:RunInstances", f"{EC2}:security-group/${{WorkerSecurityGroup.GroupId}}", ()),
     ("ec2:RunInstances", f"{EC2}:volume/*", ()),
+    ("ec2:RunInstances", f"{EC2}:launch-template/${{WorkerLaunchTemplate}}", ()),
     ("ec2:CreateTags", f"{EC2}:instance/*", (("StringEquals", "ec2:CreateAction", "RunInstances"),)),
     ("ec2:StartInstances", f"{EC2}:instance/*", OUR_INSTANCES),
     ("ec2:StopInstances", f"{EC2}:instance/*", OUR_INSTANCES),

@@ -63,6 +63,25 @@ def test_launches_named_tagged_workers_with_the_configured_settings(aws_cfg):
     assert (state.booting, state.running) == (2, 0)
 
 
+def test_with_the_deployments_launch_template_workers_launch_from_it(aws_cfg):
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    template = ec2.create_launch_template(
+        LaunchTemplateName=f"workers-{aws_cfg.request_queue}",
+        LaunchTemplateData={"BlockDeviceMappings": [
+            {"DeviceName": "/dev/xvda", "Ebs": {"VolumeType": "gp3", "VolumeSize": 8, "Encrypted": True}}]},
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    cfg = aws_cfg.replace(launch_template=template)
+    sent = []
+    fleet = Ec2Fleet(cfg)
+    fleet.ec2.meta.events.register("provide-client-params.ec2.RunInstances", lambda params, **_: sent.append(params))
+    [launched] = fleet.scale_to(1).launched
+    assert sent[0]["LaunchTemplate"] == {"LaunchTemplateId": template, "Version": "$Latest"}
+    inst = describe(cfg)[launched]
+    assert inst["ImageId"] == cfg.ami_id and inst["IamInstanceProfile"]["Arn"].endswith("/imgrec-worker")
+    # A stopped worker of another template is not restarted in a worker of this one's place.
+    assert settings_hash(cfg) != settings_hash(aws_cfg)
+
+
 def test_the_cap_counts_instances_still_booting(aws_cfg):
     fleet = Ec2Fleet(aws_cfg)  # max_workers 4
     fleet.scale_to(3)
