@@ -246,13 +246,12 @@ class JobClient:
                 if rid in run.items:
                     run.adopted.add(rid)
                     run.deliver(result)
-            for rid in plan.in_flight:
-                if rid in run.items:
-                    run.adopted.add(rid)
-                    run.awaited.add(rid)
-                    run.enqueued.add(rid)
-                    run.outstanding += 1
-                    run.job.requests = {**run.job.requests, rid: run.items[rid]}
+            in_flight = [rid for rid in plan.in_flight if rid in run.items]
+            run.adopted.update(in_flight)
+            run.awaited.update(in_flight)
+            run.enqueued.update(in_flight)
+            run.outstanding += len(in_flight)
+            run.job.requests = {**run.job.requests, **{rid: run.items[rid] for rid in in_flight}}
             for rid, place in plan.resend.items():
                 if rid in run.items:  # its pack is in S3: sent again as it is, without a new upload
                     run.adopted.add(rid)
@@ -631,7 +630,7 @@ class JobClient:
                     for rid in run.unresolved():
                         run.fail(rid, reason, before_queue=rid not in run.enqueued)
                 elif ((idle >= recover_every and now - last_recovery >= recover_every)
-                      or (run.awaiting() and now - last_recovery >= min(recover_every, RESULTS_POLL_SECONDS))):
+                      or (now - last_recovery >= min(recover_every, RESULTS_POLL_SECONDS) and run.awaiting())):
                     # Results missed on the reply queue, and those of requests an earlier client of a
                     # resumed job sent (their replies went to its queue): both are in S3.
                     last_recovery = now
@@ -718,9 +717,11 @@ class _PackedRun(JobRun):
                           and not any(rid in self.enqueued or rid in self.job.requests for rid in self.packs[key]))
 
     def awaiting(self) -> bool:
-        """Whether requests sent by an earlier client of this job are still unanswered."""
+        """Whether requests sent by an earlier client of this job are still unanswered (answered ones are
+        dropped from ``awaited`` on the way: asked every couple of seconds, not per result)."""
         with self.cond:
-            return any(rid not in self.resolved for rid in self.awaited)
+            self.awaited = {rid for rid in self.awaited if rid not in self.resolved}
+            return bool(self.awaited)
 
     def take_batch(self) -> list[str] | None:
         with self.cond:  # reentrant: the batch is cut before anyone else sees it
