@@ -170,12 +170,7 @@ class JobsController(QObject):
             return
         self.submitted += len(plan.items)
         self._show_counters()
-        cfg = self.connection.cfg
-        if cfg is None:
-            self.waiting.append(plan)
-            self.view.upload.set_caption(f"{len(plan.items)} images from {plan.title} wait for the connection…")
-        else:
-            self._start(plan, cfg)
+        self._start_when_connected(plan, f"{len(plan.items)} images from {plan.title}")
 
     @Slot(object)
     def _on_scan_failed(self, error: TaskError) -> None:
@@ -223,10 +218,13 @@ class JobsController(QObject):
                        items=tuple(item for _row, item in found.items))
         self.view.statusBar().showMessage(f"Retrying {len(plan.items)} failed image(s){why}.", 10000)
         self._show_counters()
+        self._start_when_connected(plan, f"{len(plan.items)} images to retry")
+
+    def _start_when_connected(self, plan: JobPlan, what: str) -> None:
         cfg = self.connection.cfg
         if cfg is None:
             self.waiting.append(plan)
-            self.view.upload.set_caption(f"{len(plan.items)} images to retry wait for the connection…")
+            self.view.upload.set_caption(f"{what} wait for the connection…")
         else:
             self._start(plan, cfg)
 
