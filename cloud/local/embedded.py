@@ -109,13 +109,12 @@ class EmbeddedCloud:
                                              log_json=self.scaler_log)
             self.fleet = self.scaler.fleet
             return
-        from cloud.local.fleet import LocalFleet, thread_env
+        from cloud.local.fleet import LocalFleet
         from cloud.local.priority import WORKERS
 
         count = self.worker_count
-        env = {**thread_env(count), **(self.worker_env or {})}
-        self.fleet = LocalFleet(self.cfg, max_workers=count, options=WORKERS, log_dir=self.log_dir, worker_env=env,
-                                max_booting=max(1, count))
+        self.fleet = LocalFleet(self.cfg, max_workers=count, options=WORKERS, log_dir=self.log_dir,
+                                worker_env=self.worker_env, max_booting=max(1, count))
         if count:
             self.fleet.scale_to(count)
             self._wait_ready(count)

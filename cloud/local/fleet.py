@@ -92,7 +92,7 @@ class LocalFleet:
         """``max_workers``: the cap, never more worker processes at once (and the cores are shared among
         that many); ``options``: how each worker is started (session, niceness: see cloud.local.priority);
         ``log_dir``: each worker's stderr goes to ``<log_dir>/<worker_id>.log`` (None: inherited);
-        ``worker_env``: extra environment for the workers (default: :func:`thread_env` for the cap)."""
+        ``worker_env``: extra environment for the workers, over :func:`thread_env` for the cap."""
         self.cfg = worker_config(cfg, "local")
         self._spawn = spawn or _default_spawn
         self.options = options
@@ -100,9 +100,7 @@ class LocalFleet:
         self.max_booting = max_booting
         self._log_dir = Path(log_dir) if log_dir else None
         self.max_workers = max_workers
-        if worker_env is None:
-            worker_env = thread_env(self.max_workers)
-        self._worker_env = dict(worker_env)
+        self._worker_env = {**thread_env(self.max_workers), **(worker_env or {})}
         self._clock = clock
         self._lock = threading.Lock()
         self._procs: dict[str, _Process] = {}

@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cloud.local.fleet import LocalFleet, thread_env
-from cloud.local.priority import WORKERS
 from cloud.scaler import defaults
+from cloud.scaler.fleets import make_fleet
 from cloud.scaler.loop import Scaler, Tick
 from shared.config import Config
 
@@ -20,7 +19,6 @@ from shared.config import Config
 def start_local_scaler(cfg: Config, *, log_dir: str | Path | None = None, worker_env: dict[str, str] | None = None,
                        log_json: str | Path | None = None,
                        on_tick: Callable[[Tick], None] | None = None) -> Scaler:
+    fleet = make_fleet(cfg, "local", log_dir=log_dir, worker_env=worker_env)
     settings = defaults.settings_for(cfg, "local")
-    fleet = LocalFleet(cfg, max_workers=settings.max_workers, options=WORKERS, log_dir=log_dir,
-                       worker_env={**thread_env(settings.max_workers), **(worker_env or {})})
     return Scaler(cfg, fleet, settings=settings, log_json=log_json, on_tick=on_tick).start()

@@ -6,17 +6,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
 from cloud.scaler.fleet import Fleet
 from shared.config import Config, ConfigError
 
 KINDS = ("local", "ec2", "asg")
 
 
-def make_fleet(cfg: Config, kind: str | None = None, *, launching: bool = True) -> Fleet:
+def make_fleet(cfg: Config, kind: str | None = None, *, launching: bool = True,
+               log_dir: str | Path | None = None, worker_env: Mapping[str, str] | None = None) -> Fleet:
     """The fleet ``kind`` names (default: ``cfg.fleet``).
 
     ``launching``: it will be asked to scale, so an EC2 fleet's launch settings are checked now (at start,
     not at the first launch when work is already waiting); False for a fleet only observed.
+    ``log_dir``, ``worker_env``: local workers' stderr files and extra environment.
     Local workers are started as every local worker is, in a session of their own and niced
     (cloud.local.priority.WORKERS), up to the local cap."""
     kind = kind or cfg.fleet
@@ -25,7 +30,8 @@ def make_fleet(cfg: Config, kind: str | None = None, *, launching: bool = True) 
         from cloud.local.priority import WORKERS
         from cloud.scaler.defaults import settings_for
 
-        return LocalFleet(cfg, max_workers=settings_for(cfg, "local").max_workers, options=WORKERS)
+        return LocalFleet(cfg, max_workers=settings_for(cfg, "local").max_workers, options=WORKERS,
+                          log_dir=log_dir, worker_env=dict(worker_env or {}))
     if kind == "ec2":
         from cloud.scaler.fleet_ec2 import Ec2Fleet, check_launch_settings
 
