@@ -253,9 +253,8 @@ class JobClient:
             run.outstanding += len(in_flight)
             run.job.requests = {**run.job.requests, **{rid: run.items[rid] for rid in in_flight}}
             for rid, place in plan.resend.items():
-                if rid in run.items:  # its pack is in S3: sent again as it is, without a new upload
+                if rid in run.items:  # its pack is in S3: sent again as it is (answered on this client's queue)
                     run.adopted.add(rid)
-                    run.awaited.add(rid)
                     run.placed[rid] = place
                     run.pending.append(rid)
             run.cond.notify_all()
@@ -622,7 +621,7 @@ class JobClient:
                         continue  # a last look in S3 found some: not timed out after all
                     reason = TIMED_OUT
                     if lost:
-                        where = self.cfg.endpoint_url or f"AWS {self.cfg.region}"
+                        where = target.describe(self.cfg)
                         reason = (f"{where} {STOPPED_ANSWERING} {ENDPOINT_LOST_SECONDS:.0f} s "
                                   f"({self._endpoint.last_error}); is `imgrec up` still running there?")
                         log.error("job %s: %s", job.job_id, reason)

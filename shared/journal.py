@@ -145,15 +145,23 @@ class JobJournal:
 
     def finish(self) -> None:
         """The job is over: the journal is removed."""
-        self.path.unlink(missing_ok=True)
+        self._remove()
         self.close()
 
     def close(self) -> None:
         """Unlocks the journal and leaves it for a later run to resume (removed if nothing was written)."""
         if not self._fh.closed:
             if self._fh.seek(0, os.SEEK_END) == 0:
-                self.path.unlink(missing_ok=True)
-            self._fh.close()  # closing the file releases the lock
+                self._remove()
+            if not self._fh.closed:
+                self._fh.close()  # closing the file releases the lock
+
+    def _remove(self) -> None:
+        """Deletes the file, while still holding its lock where the system allows it (POSIX), so that no
+        other run takes a file on its way out; Windows cannot delete an open file, so it is closed first."""
+        if sys.platform == "win32":
+            self._fh.close()
+        self.path.unlink(missing_ok=True)
 
     def _write(self, record: dict) -> None:
         line = json.dumps(record, separators=(",", ":")) + "\n"
@@ -168,7 +176,7 @@ class JobJournal:
                 # A journal that misses a step could later delete an input still in use: drop it whole.
                 log.warning("job journal %s could not be written (%s): this job cannot be resumed", self.path, exc)
                 self.broken = True
-                self.path.unlink(missing_ok=True)
+                self._remove()
 
 
 def _replay(lines: list[str]) -> Previous:

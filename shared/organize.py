@@ -222,6 +222,7 @@ def undo(dest: str | Path) -> UndoReport:
     dest = Path(os.path.abspath(dest))
     path = dest / MANIFEST
     steps = []
+    done: set[Path] = set()  # targets whose step finished
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
@@ -229,6 +230,8 @@ def undo(dest: str | Path) -> UndoReport:
             break  # cut short by a kill: nothing after it happened
         if "op" in record:
             steps.append((record["op"], Path(record["src"]), Path(record["dst"])))
+        elif "done" in record:
+            done.add(Path(record["done"]))
     report = UndoReport()
     for op, source, target in reversed(steps):
         partial = target.with_name("." + target.name + PARTIAL_SUFFIX)
@@ -236,10 +239,15 @@ def undo(dest: str | Path) -> UndoReport:
             os.unlink(partial)  # a copy that was cut short
         if not os.path.lexists(target):
             continue  # the step never happened
-        if op == "copy" or os.path.lexists(source):
-            # A copy, or a move across file systems that was killed before it removed the original.
+        if op == "move" and os.path.lexists(source):
+            if target in done:  # a finished move, and a new file at the old place since: keep both
+                report.problems.append(f"{target}: not put back, {source} is taken by another file now")
+            else:  # a move across file systems killed before it removed the original: target is a copy
+                os.unlink(target)
+            continue
+        if op == "copy":
             os.unlink(target)
-            report.removed += op == "copy"
+            report.removed += 1
             continue
         source.parent.mkdir(parents=True, exist_ok=True)
         try:

@@ -14,15 +14,11 @@ from cloud.deploy.deploy import deploy as deploy_stack
 from cloud.deploy.stack import DEFAULT_STACK_NAME, StackError, describe
 from cloud.deploy.teardown import inventory
 from cloud.deploy.teardown import teardown as remove_all
-from shared import aws
+from shared import aws, target
 from shared.config import Config
 
 EXIT_FAILED = 1  # CloudFormation failed (and rolled back), or something of ours is left
 EXIT_ERROR = 2  # could not run: unreachable endpoint, no credentials, refused, not confirmed
-
-
-def _target(cfg: Config) -> str:
-    return cfg.endpoint_url or f"AWS {cfg.region}" + (f" (profile {cfg.profile})" if cfg.profile else "")
 
 
 def _one_line_errors(handler):
@@ -44,10 +40,10 @@ def _one_line_errors(handler):
                   file=sys.stderr)
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            print(f"imgrec {name}: {_target(cfg)}: {error.get('Code')}: {error.get('Message', exc)}",
+            print(f"imgrec {name}: {target.describe(cfg)}: {error.get('Code')}: {error.get('Message', exc)}",
                   file=sys.stderr)
         except BotoCoreError as exc:
-            print(f"imgrec {name}: {_target(cfg)}: {exc}", file=sys.stderr)
+            print(f"imgrec {name}: {target.describe(cfg)}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     return wrapper
 
@@ -67,7 +63,7 @@ def deploy(cfg: Config, args: argparse.Namespace) -> int:
     stack = outcome.stack
     path = config_file.config_path(getattr(args, "config", None))
     settings = config_file.deployed_settings(cfg, stack.outputs)
-    config_file.write(path, settings, config_file.heading(stack.name, _target(cfg)))
+    config_file.write(path, settings, config_file.heading(stack.name, target.describe(cfg)))
     out = stack.outputs
     _say(f"stack {stack.name}: {stack.status}")
     for label, key in (("input bucket", "InputBucket"), ("output bucket", "OutputBucket"),
@@ -108,12 +104,13 @@ def teardown(cfg: Config, args: argparse.Namespace) -> int:
     stack = describe(cfn, name)
     path = config_file.config_path(getattr(args, "config", None))
     if stack is None:
-        print(f"imgrec teardown: there is no stack {name} at {_target(cfg)}: nothing to remove", file=sys.stderr)
+        print(f"imgrec teardown: there is no stack {name} at {target.describe(cfg)}: nothing to remove",
+              file=sys.stderr)
         if config_file.remove(path, name):
             print(f"its settings are taken out of {path}", file=sys.stderr)
         return EXIT_ERROR
     found = inventory(cfg, stack)
-    _say(f"imgrec teardown: stack {stack.name} ({stack.status}) at {_target(cfg)}. This removes, for good:")
+    _say(f"imgrec teardown: stack {stack.name} ({stack.status}) at {target.describe(cfg)}. This removes, for good:")
     for line in found.lines():
         _say(f"  - {line}")
     if not args.yes and not _confirmed(stack.name):

@@ -139,3 +139,13 @@ def test_a_move_killed_part_way_loses_nothing_and_undo_restores_everything(tmp_p
     assert len(moved) == 17 and len(moved | {p.name for p in root.iterdir()}) == 40  # each file in one place
     undo(dest)
     assert snapshot(root) == before
+
+
+def test_undo_keeps_a_moved_file_when_a_new_file_took_its_old_place(shoot, tmp_path):
+    dest = tmp_path / "out"
+    organize(plan_organize(entries(shoot), dest, move=True))
+    (shoot / "a" / "dog.jpg").write_bytes(b"a new dog, imported since")
+    report = undo(dest)
+    assert any("dog.jpg" in problem and "taken by another file" in problem for problem in report.problems)
+    assert (shoot / "a" / "dog.jpg").read_bytes() == b"a new dog, imported since"
+    assert (dest / "golden retriever" / "dog.jpg").read_bytes() == b"dog" * 100  # the original, kept
