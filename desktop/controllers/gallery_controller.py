@@ -40,6 +40,7 @@ class GalleryController(QObject):
         view.groups.clicked.connect(self._group_clicked)
         view.groups.activated.connect(self._group_clicked)
         view.threshold.valueChanged.connect(self._threshold_moved)
+        view.threshold.sliderReleased.connect(self._regroup_at_threshold)
         self.show_counts()
 
     @property
@@ -62,7 +63,14 @@ class GalleryController(QObject):
 
     @Slot(int)
     def _threshold_moved(self, _value: int) -> None:
+        """The caption follows the slider; the rows are regrouped (every row, re-sorted) once it stops:
+        at once for a key press or a click, on release while it is dragged."""
         self.view.show_threshold()
+        if not self.view.threshold.isSliderDown():
+            self._regroup_at_threshold()
+
+    @Slot()
+    def _regroup_at_threshold(self) -> None:
         self.model.set_min_score(self.view.threshold_value())
 
     @Slot()

@@ -407,5 +407,8 @@ class JobsController(QObject):
         self.wait(wait_ms)
 
     def wait(self, wait_ms: int = 15_000) -> bool:
-        """Blocks until every job helper has exited (killing one that takes longer than ``wait_ms``)."""
-        return all([helper.wait(wait_ms) for helper in self.findChildren(JobHelper)])
+        """Blocks until every job helper has exited, ``wait_ms`` for all of them together (one still running
+        then is killed)."""
+        deadline = time.monotonic() + wait_ms / 1000
+        return all([helper.wait(max(0, int((deadline - time.monotonic()) * 1000)))
+                    for helper in self.findChildren(JobHelper)])

@@ -88,8 +88,8 @@ class ResultsModel(ListTableModel):
                 self._rows[r] = replace(self._rows[r], path=new)
                 self._by_path.setdefault(new, []).append(r)
                 changed.append(r)
-        for r in changed:
-            self.dataChanged.emit(self.index(r, 0), self.index(r, len(HEADERS) - 1))
+        if changed:  # one signal for the span, not one per row: a move of thousands of files is one update
+            self.dataChanged.emit(self.index(min(changed), 0), self.index(max(changed), len(HEADERS) - 1))
         return len(changed)
 
     def remove(self, rows: Iterable[TableRow]) -> int:
